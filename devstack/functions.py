@@ -1,0 +1,100 @@
+"""Serve one of the project's functions with functions-framework in its own process, as in production.
+
+The process gets exactly the environment given (plus what Python needs), so a
+test states the function's configuration in full. It is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import requests
+
+from devstack.ports import free_port
+from devstack.stack import wait_until
+
+REPO = Path(__file__).resolve().parent.parent
+FUNCTIONS = REPO / "functions"
+
+
+class ServedFunction:
+    """``functions-framework --source functions/<name>/main.py --target handle`` on a free port."""
+
+    def __init__(self, name: str, env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+        self.name = name
+        self.port = port or free_port()
+        self._env = dict(env or {})
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix=f"whooper-{name}-", suffix=".log", delete=False)  # noqa: SIM115 (kept open for the process's lifetime)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def logs(self) -> str:
+        return Path(self._log.name).read_text(errors="replace")
+
+    def start(self, wait: float = 30.0) -> ServedFunction:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/root"),
+            "PYTHONPATH": str(FUNCTIONS),
+            "PYTHONUNBUFFERED": "1",
+            **self._env,
+        }
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "functions_framework",
+                "--source",
+                str(FUNCTIONS / self.name / "main.py"),
+                "--target",
+                "handle",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_until(self._answers, timeout=wait, what=f"{self.name} answering on {self.url}")
+        except TimeoutError:
+            self.stop()
+            raise TimeoutError(f"{self.name} did not start; its log:\n{self.logs()[-3000:]}") from None
+        return self
+
+    def _answers(self) -> bool:
+        if self._process is not None and self._process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self._process.returncode}")
+        requests.get(f"{self.url}/healthz", timeout=1)
+        return True
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        process, self._process = self._process, None
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self._log.close()
+
+    def __enter__(self) -> ServedFunction:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

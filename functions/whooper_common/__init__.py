@@ -1,0 +1,1 @@
+"""Code that two or more Whooper functions share: configuration, logging, metrics, the HTTP door."""
