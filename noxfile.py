@@ -43,3 +43,10 @@ def tests(session: nox.Session) -> None:
     _install(session)
     # Any non-zero exit fails the session, pytest's 5 ("no tests ran") included: a run that tests nothing fails.
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The whole pipeline on this machine: a pod fails, another crash-loops, both recover (about two minutes)."""
+    _install(session)
+    session.run("python", "-m", "devstack.demo", *session.posargs, env={"PYTHONPATH": "functions:."})

@@ -1,0 +1,321 @@
+"""The whole flow of design.md on one machine, wired as Knative would wire it.
+
+Real Prometheus, Alertmanager and Pushgateway (configured from ``monitoring/``
+with intervals shortened), a real SMTP server, the Kubernetes API and Gemini
+stand-ins, and the three functions served by functions-framework:
+
+* Alertmanager posts to alert_webhook with its bearer token;
+* alert_webhook's ``K_SINK`` is incident_report (the Broker's place);
+* a ticker posts ``dev.knative.sources.ping`` events to pod_exporter (the PingSource's place);
+* Prometheus scrapes the Pushgateway (honor_labels) and the functions' ``/metrics``.
+
+Used by ``nox -s demo`` (devstack/demo.py) and by the pipeline tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import re
+import secrets
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from devstack.engine import Engine, ensure_engine
+from devstack.functions import REPO, ServedFunction
+from devstack.gemini import GeminiServer
+from devstack.kube_api import KubeApiServer
+from devstack.smtp import MailCatcher, ReceivedMail
+from devstack.stack import Service, start_alertmanager, start_prometheus, start_pushgateway
+
+log = logging.getLogger("devstack.pipeline")
+
+MONITORING = REPO / "monitoring"
+INCIDENT_GROUP = "whooper.dev"
+INCIDENT_PLURAL = "incidents"
+INCIDENT_NAMESPACE = "whooper"
+GEMINI_MODEL = "gemini-2.5-flash"
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def seconds(duration: str) -> float:
+    """A Prometheus duration such as ``10m`` or ``30s`` in seconds."""
+    match = _DURATION.match(duration.strip())
+    if not match:
+        raise ValueError(f"unsupported duration {duration!r}")
+    return int(match.group(1)) * _SECONDS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class Timings:
+    """The shortened intervals; the alert latency floor follows from them."""
+
+    scrape_interval: str = "1s"
+    evaluation_interval: str = "1s"
+    max_for: str = "5s"  # every rule's ``for:`` is capped at this
+    group_wait: str = "2s"
+    group_interval: str = "5s"
+    repeat_interval: str = "30s"
+    tick_seconds: float = 2.0  # the PingSource's place; every minute in a cluster
+
+    def floor(self, rule_for: str) -> float:
+        """Earliest an alert email can arrive after the cause: tick + scrape + evaluation + for + group_wait."""
+        return (
+            self.tick_seconds
+            + seconds(self.scrape_interval)
+            + seconds(self.evaluation_interval)
+            + min(seconds(rule_for), seconds(self.max_for))
+            + seconds(self.group_wait)
+        )
+
+
+def prometheus_rules(timings: Timings) -> dict[str, Any]:
+    """The rule groups of monitoring/prometheusrule.yaml, each ``for:`` capped by ``timings.max_for``."""
+    resource = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
+    groups = copy.deepcopy(resource["spec"]["groups"])
+    cap = seconds(timings.max_for)
+    for group in groups:
+        group.pop("interval", None)
+        for rule in group["rules"]:
+            if "for" in rule and seconds(rule["for"]) > cap:
+                rule["for"] = timings.max_for
+    return {"groups": groups}
+
+
+def rule_for(alertname: str) -> str:
+    """The ``for:`` of an alert as shipped in monitoring/ (before shortening)."""
+    resource = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
+    for group in resource["spec"]["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == alertname:
+                return str(rule.get("for", "0s"))
+    raise KeyError(alertname)
+
+
+def alertmanager_config(timings: Timings, webhook_url: str, token_file: str) -> dict[str, Any]:
+    """monitoring/alertmanager.yaml pointed at the local alert_webhook, with shortened timers."""
+    config: dict[str, Any] = yaml.safe_load((MONITORING / "alertmanager.yaml").read_text())
+
+    def shorten(route: dict[str, Any]) -> None:
+        for key in ("group_wait", "group_interval", "repeat_interval"):
+            if key in route:
+                route[key] = getattr(timings, key)
+        for child in route.get("routes", []):
+            shorten(child)
+
+    config["route"].update(
+        group_wait=timings.group_wait, group_interval=timings.group_interval, repeat_interval=timings.repeat_interval
+    )
+    shorten(config["route"])
+    for receiver in config.get("receivers", []):
+        for webhook in receiver.get("webhook_configs", []):
+            webhook["url"] = webhook_url
+            webhook.pop("url_file", None)
+            http_config = webhook.setdefault("http_config", {})
+            http_config["authorization"] = {"type": "Bearer", "credentials_file": token_file}
+    return config
+
+
+def gemini_answer(request: dict[str, Any]) -> str:
+    """The Gemini stand-in's answer: a grounded summary built from the prompt's own context."""
+    prompt = json.dumps(request)
+    pod = re.search(r"pod[\"'=: ]+\\?\"?([a-z0-9][a-z0-9.-]+)", prompt)
+    name = pod.group(1) if pod else "the workload"
+    return json.dumps(
+        {
+            "summary": f"{name} stopped working; its containers exited with errors.",
+            "likely_cause": "The application exits on start-up; see the log excerpt.",
+            "evidence": [],
+            "next_steps": [f"kubectl describe pod {name}", f"kubectl logs {name} --previous"],
+            "subject": f"{name} is down",
+        }
+    )
+
+
+class _Ticker:
+    """Posts a PingSource-shaped CloudEvent to pod_exporter every ``interval`` seconds until stopped."""
+
+    def __init__(self, url: str, interval: float, on_result: Callable[[int], None]) -> None:
+        self._url = url
+        self._interval = interval
+        self._on_result = on_result
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ping-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def tick(self) -> int:
+        headers = {
+            "ce-specversion": "1.0",
+            "ce-type": "dev.knative.sources.ping",
+            "ce-source": "/apis/v1/namespaces/whooper/pingsources/pod-exporter-tick",
+            "ce-id": str(uuid.uuid4()),
+            "content-type": "application/json",
+        }
+        try:
+            status = requests.post(self._url, data=b"{}", headers=headers, timeout=30).status_code
+        except requests.RequestException:
+            status = 0
+        self._on_result(status)
+        return status
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=35)
+
+
+@dataclass
+class Pipeline:
+    """Everything started, in dependency order, and stopped in reverse; a context manager."""
+
+    timings: Timings = field(default_factory=Timings)
+    engine: Engine | None = None
+    gemini_api_key: str | None = None  # a real key: talk to the real Gemini instead of the stand-in
+    tick_results: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="whooper-pipeline-"))
+        self.token = secrets.token_urlsafe(24)
+        self._stack: contextlib.ExitStack = contextlib.ExitStack()
+        self.functions: dict[str, ServedFunction] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def start(self) -> Pipeline:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        engine = self.engine or ensure_engine()
+        enter = self._stack.enter_context
+        self.mail: MailCatcher = enter(MailCatcher())
+        self.kube: KubeApiServer = enter(KubeApiServer())
+        self.kube.register_custom_resource(INCIDENT_GROUP, "v1alpha1", INCIDENT_PLURAL, "Incident")
+        kubeconfig = self.kube.write_kubeconfig(self.workdir / "kubeconfig")
+        self.gemini: GeminiServer | None = None
+        if not self.gemini_api_key:
+            self.gemini = enter(GeminiServer())
+            self.gemini.respond_with(gemini_answer)
+
+        mail_env = {
+            "SMTP_HOST": self.mail.host,
+            "SMTP_PORT": str(self.mail.port),
+            "EMAIL_FROM": "Whooper Alerts <alerts@whooper.local>",
+            "ALERT_EMAIL": "oncall@example.com",
+        }
+        gemini_env: dict[str, str] = (
+            {"GEMINI_API_KEY": self.gemini_api_key or "", "GEMINI_MODEL": GEMINI_MODEL}
+            if self.gemini is None
+            else {
+                "GEMINI_API_KEY": self.gemini.api_key,
+                "GEMINI_MODEL": GEMINI_MODEL,
+                "GEMINI_BASE_URL": self.gemini.base_url,
+            }
+        )
+        self.functions["incident_report"] = self._serve(
+            "incident_report",
+            {**mail_env, **gemini_env, "KUBECONFIG": str(kubeconfig), "INCIDENT_NAMESPACE": INCIDENT_NAMESPACE},
+        )
+        self.functions["alert_webhook"] = self._serve(
+            "alert_webhook",
+            {**mail_env, "WEBHOOK_BEARER_TOKEN": self.token, "K_SINK": self.functions["incident_report"].url},
+        )
+        self.pushgateway: Service = self._service(start_pushgateway(engine))
+        self.functions["pod_exporter"] = self._serve(
+            "pod_exporter", {"KUBECONFIG": str(kubeconfig), "PUSHGATEWAY_URL": self.pushgateway.url}
+        )
+        self.alertmanager: Service = self._service(
+            start_alertmanager(
+                alertmanager_config(
+                    self.timings, f"{self.functions['alert_webhook'].url}/", "/etc/whooper/webhook-token"
+                ),
+                engine,
+                files={"webhook-token": self.token},
+            )
+        )
+        scrape_configs: list[dict[str, Any]] = [
+            {
+                "job_name": "pushgateway",
+                "honor_labels": True,
+                "static_configs": [{"targets": [self.pushgateway.address]}],
+            },
+            {
+                "job_name": "whooper-functions",
+                "static_configs": [
+                    {"targets": [f"127.0.0.1:{served.port}"], "labels": {"function": name}}
+                    for name, served in self.functions.items()
+                ],
+            },
+        ]
+        self.prometheus: Service = self._service(
+            start_prometheus(
+                scrape_configs,
+                rules={"whooper-rules.yml": prometheus_rules(self.timings)},
+                alertmanager=self.alertmanager,
+                scrape_interval=self.timings.scrape_interval,
+                evaluation_interval=self.timings.evaluation_interval,
+                engine=engine,
+            )
+        )
+        self.ticker = _Ticker(
+            f"{self.functions['pod_exporter'].url}/", self.timings.tick_seconds, self.tick_results.append
+        )
+        self.ticker.start()
+        self._stack.callback(self.ticker.stop)
+
+    def _serve(self, name: str, env: dict[str, str]) -> ServedFunction:
+        served = ServedFunction(name, {"LOG_LEVEL": "INFO", **env}).start()
+        self._stack.callback(served.stop)
+        return served
+
+    def _service(self, service: Service) -> Service:
+        self._stack.callback(service.stop)
+        return service
+
+    def stop(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Pipeline:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what a person watching would look at -----------------------------------------------------------------
+
+    def incidents(self) -> list[dict[str, Any]]:
+        return self.kube.list_custom_objects(INCIDENT_GROUP, INCIDENT_PLURAL, INCIDENT_NAMESPACE)
+
+    def mails_of_type(self, kind: str) -> list[ReceivedMail]:
+        return [m for m in self.mail.messages if m.message.get("X-Whooper-Type") == kind]
+
+    def firing_alerts(self) -> list[dict[str, Any]]:
+        response = requests.get(f"{self.alertmanager.url}/api/v2/alerts", params={"active": "true"}, timeout=5)
+        response.raise_for_status()
+        alerts: list[dict[str, Any]] = response.json()
+        return alerts
+
+    def logs(self) -> Iterator[tuple[str, str]]:
+        for name, served in self.functions.items():
+            yield name, served.logs()
