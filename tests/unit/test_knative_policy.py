@@ -105,6 +105,11 @@ def test_service_runs_as_its_own_service_account(name: str) -> None:
     kb.find(kb.built(), "ServiceAccount", name)
 
 
+@pytest.mark.parametrize("name", SERVICES)
+def test_functions_are_reachable_only_inside_the_cluster(name: str) -> None:
+    assert _service(name)["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+
+
 def test_alert_webhook_never_waits_for_a_cold_start() -> None:
     annotations = _service("alert-webhook")["spec"]["template"]["metadata"]["annotations"]
     assert annotations["autoscaling.knative.dev/min-scale"] == "1"
