@@ -235,6 +235,8 @@ def test_alert_webhook_sends_its_events_to_the_broker() -> None:
     binding = kb.find(kb.built(), "SinkBinding", "alert-webhook")["spec"]
     assert binding["subject"] == {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "alert-webhook"}
     assert binding["sink"] == {"ref": {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "name": "default"}}
+    namespace = kb.find(kb.built(), "Namespace", kb.NAMESPACE)
+    assert namespace["metadata"]["labels"]["bindings.knative.dev/include"] == "true", "the binding webhook may skip it"
 
 
 def test_pod_exporter_runs_every_minute() -> None:
