@@ -89,6 +89,26 @@ def test_service_serves_on_8080_with_health_probes_and_resources(name: str) -> N
 
 
 @pytest.mark.parametrize("name", SERVICES)
+def test_service_passes_knatives_admission_rules(name: str) -> None:
+    """Rules Knative's webhook enforces that its CRD schema does not express (serving's k8s_validation.go)."""
+    pod = _pod(name)
+    container = kb.container(_service(name))
+    assert [p.get("name", "") for p in container["ports"]] in ([""], ["http1"], ["h2c"]), "one port, no custom name"
+    for probe in ("readinessProbe", "livenessProbe"):
+        port = container[probe]["httpGet"].get("port")
+        assert port in (None, 8080), f"{name} {probe}: a probe port must be unset or the container port"
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounted = {m["name"] for m in container.get("volumeMounts", [])}
+    assert set(volumes) == mounted, f"{name}: every volume must be mounted and every mount have a volume"
+    for mount in container.get("volumeMounts", []):
+        assert mount["mountPath"] not in {"/", "/dev", "/dev/log"}, f"{name}: {mount['mountPath']} is reserved"
+        if "emptyDir" not in volumes[mount["name"]]:
+            assert mount.get("readOnly") is True, f"{name}: only emptyDir mounts may be writable"
+    capabilities = container.get("securityContext", {}).get("capabilities", {})
+    assert set(capabilities.get("add", [])) <= {"NET_BIND_SERVICE"}, f"{name}: Knative refuses other capabilities"
+
+
+@pytest.mark.parametrize("name", SERVICES)
 def test_service_sizes_gunicorn_explicitly(name: str) -> None:
     """functions-framework's default THREADS is 4 per CPU of the node: explicit keeps a pod's load predictable."""
     env = {e["name"]: e for e in kb.container(_service(name))["env"]}
