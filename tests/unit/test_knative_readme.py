@@ -27,7 +27,7 @@ def test_every_knative_file_the_readme_names_exists() -> None:
 CREATE_SECRET = re.compile(r"-n whooper create secret generic ([\w-]+)((?: \\\n\s*)?(?: --from-literal=\w+=\S+)+)")
 
 
-def test_the_secrets_the_readme_sets_are_the_ones_the_services_read() -> None:
+def test_the_readme_sets_every_key_of_every_secret_template() -> None:
     created = set(CREATE_SECRET.findall(_deploying()))
     keys_set = {name: set(re.findall(r"--from-literal=(\w+)=", literals)) for name, literals in created}
     secrets = {s["metadata"]["name"]: set(s["stringData"]) for s in kb.of_kind(kb.built(), "Secret")}
