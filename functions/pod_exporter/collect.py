@@ -8,9 +8,11 @@ memory bounded by the page size plus a small tuple per pod.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,10 +62,9 @@ def _list_scope(core: Any, namespace: str | None, page_size: int, timeout: float
         token: str | None = None
         try:
             while True:
-                page = _fetch_page(core, namespace, page_size, token, timeout, scope)
+                page_pods, token = _read_page(core, namespace, page_size, token, timeout, scope)
                 pages += 1
-                pods.extend(pod_state(item) for item in page["items"])
-                token = page["continue"]
+                pods.extend(page_pods)
                 if not token:
                     return pods, pages, attempt - 1
         except Exception as error:
@@ -79,9 +80,28 @@ def _list_scope(core: Any, namespace: str | None, page_size: int, timeout: float
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 
-def _fetch_page(
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cycle collector while a page is parsed and cut down.
+
+    Parsing allocates tens of thousands of dicts and lists at once, each of which
+    would count towards a collection that scans the whole heap (the pods kept so
+    far included); pod JSON has no reference cycles, so reference counting alone
+    frees it. This makes a page several times faster to read.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_page(
     core: Any, namespace: str | None, page_size: int, token: str | None, timeout: float, scope: str
-) -> dict[str, Any]:
+) -> tuple[list[PodState], str | None]:
+    """One page of the list: its pods cut down to what the series need, and the continue token (None at the end)."""
     options: dict[str, Any] = {"limit": page_size, "_preload_content": False, "_request_timeout": (timeout, timeout)}
     if token:
         options["_continue"] = token
@@ -89,19 +109,20 @@ def _fetch_page(
         response = core.list_namespaced_pod(namespace, **options)
     else:
         response = core.list_pod_for_all_namespaces(**options)
-    try:
-        body = json.loads(response.data)
-    except ValueError:
-        raise ExportFailure(
-            "kubernetes_error", 502, f"the Kubernetes API answered a pod list {scope} that is not JSON"
-        ) from None
-    finally:
-        response.release_conn()
-    items = body.get("items") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise ExportFailure("kubernetes_error", 502, f"the Kubernetes API answered {scope} with no pod list items")
-    metadata = body.get("metadata") or {}
-    return {"items": items, "continue": metadata.get("continue") or None}
+    with _cyclic_gc_paused():
+        try:
+            body = json.loads(response.data)
+        except ValueError:
+            raise ExportFailure(
+                "kubernetes_error", 502, f"the Kubernetes API answered a pod list {scope} that is not JSON"
+            ) from None
+        finally:
+            response.release_conn()
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise ExportFailure("kubernetes_error", 502, f"the Kubernetes API answered {scope} with no pod list items")
+        metadata = body.get("metadata") or {}
+        return [pod_state(item) for item in items if isinstance(item, dict)], metadata.get("continue") or None
 
 
 def _status(error: Exception) -> int | None:
