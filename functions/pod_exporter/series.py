@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry
@@ -154,27 +155,16 @@ class PodGroup:
                 restarts.add_metric([pod.namespace, pod.name, container.name], container.restarts)
         yield restarts
 
-        waiting = GaugeMetricFamily(
+        yield self._reasons(
             "whooper_pod_container_waiting",
             "1 while a container waits, with the reason (CrashLoopBackOff, ImagePullBackOff, ...).",
-            labels=["namespace", "pod", "container", "reason"],
+            attrgetter("waiting_reason"),
         )
-        for pod in self.pods:
-            for container in pod.containers:
-                if container.waiting_reason:
-                    waiting.add_metric([pod.namespace, pod.name, container.name, container.waiting_reason], 1)
-        yield waiting
-
-        terminated = GaugeMetricFamily(
+        yield self._reasons(
             "whooper_pod_container_last_terminated",
             "1 for the reason a container last terminated (OOMKilled, Error, Completed, ...).",
-            labels=["namespace", "pod", "container", "reason"],
+            attrgetter("terminated_reason"),
         )
-        for pod in self.pods:
-            for container in pod.containers:
-                if container.terminated_reason:
-                    terminated.add_metric([pod.namespace, pod.name, container.name, container.terminated_reason], 1)
-        yield terminated
 
         pending = GaugeMetricFamily(
             "whooper_pod_pending_since_timestamp_seconds",
@@ -185,6 +175,15 @@ class PodGroup:
             if pod.pending_since is not None:
                 pending.add_metric([pod.namespace, pod.name], pod.pending_since)
         yield pending
+
+    def _reasons(self, name: str, documentation: str, reason_of: Callable[[ContainerState], str | None]) -> Metric:
+        family = GaugeMetricFamily(name, documentation, labels=["namespace", "pod", "container", "reason"])
+        for pod in self.pods:
+            for container in pod.containers:
+                reason = reason_of(container)
+                if reason:
+                    family.add_metric([pod.namespace, pod.name, container.name, reason], 1)
+        return family
 
     def _health(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
