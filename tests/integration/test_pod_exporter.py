@@ -9,6 +9,7 @@ failed run pushed anything.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -366,6 +367,23 @@ def test_pushgateway_down_is_a_retryable_answer_naming_it(
     assert "PUSHGATEWAY_URL" in error
     assert counter(client, 'whooper_pod_exporter_errors_total{kind="pushgateway_unreachable"}') == 1
     assert counter(client, 'whooper_pod_exporter_runs_total{outcome="failure"}') == 1
+
+
+def test_a_pushgateway_that_does_not_answer_times_out(
+    kube: KubeApiServer, env: dict[str, str], exporter: Callable[..., Any]
+) -> None:
+    # A socket that listens but never accepts: the connection opens, the answer never comes.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        client = exporter(env | {"PUSHGATEWAY_URL": url, "PUSHGATEWAY_TIMEOUT_SECONDS": "1"})
+        answer = client.post("/", headers=PING_HEADERS)
+    assert answer.status_code == 504
+    error = answer.get_json()["error"]
+    assert f"the Pushgateway at {url} did not answer within 1 s" in error
+    assert "PUSHGATEWAY_TIMEOUT_SECONDS" in error
+    assert counter(client, 'whooper_pod_exporter_errors_total{kind="pushgateway_timeout"}') == 1
 
 
 def test_pushgateway_rejecting_the_push_gives_its_reason(
