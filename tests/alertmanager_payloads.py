@@ -1,4 +1,4 @@
-"""Alertmanager 0.25 webhook payloads kept as files (tests/data/alertmanager), and an in-process client of a function."""
+"""Alertmanager 0.25 webhook payloads kept as files (tests/data/alertmanager), and a function served in-process."""
 
 from __future__ import annotations
 

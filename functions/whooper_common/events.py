@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import flask
-from cloudevents.exceptions import GenericException
 from cloudevents.conversion import to_binary
+from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_http
 
 from whooper_common.alertmanager import Alert, Notification, format_time
