@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from whooper_common.config import ConfigError
@@ -36,15 +38,17 @@ def test_message_is_multipart_and_headers_cannot_be_injected() -> None:
     assert b"\nBcc:" not in header_block
 
 
-def test_smtp_is_the_default_with_ports_by_tls_mode() -> None:
+def test_smtp_is_the_default_with_ports_by_tls_mode(tmp_path: Path) -> None:
     base = {"SMTP_HOST": "mail.example.com"}
     assert transport_from_env(base) == SmtpTransport("mail.example.com", 25)
     starttls = transport_from_env({**base, "SMTP_STARTTLS": "true"})
     assert isinstance(starttls, SmtpTransport)
     assert (starttls.port, starttls.starttls, starttls.implicit_tls) == (587, True, False)
-    implicit = transport_from_env({**base, "SMTP_SSL": "true", "SMTP_CA_FILE": "/ca.pem", "EMAIL_TIMEOUT_SECONDS": "3"})
+    ca = str(tmp_path / "ca.pem")
+    Path(ca).write_text("-----BEGIN CERTIFICATE-----\n")
+    implicit = transport_from_env({**base, "SMTP_SSL": "true", "SMTP_CA_FILE": ca, "EMAIL_TIMEOUT_SECONDS": "3"})
     assert isinstance(implicit, SmtpTransport)
-    assert (implicit.port, implicit.implicit_tls, implicit.ca_file, implicit.timeout) == (465, True, "/ca.pem", 3.0)
+    assert (implicit.port, implicit.implicit_tls, implicit.ca_file, implicit.timeout) == (465, True, ca, 3.0)
 
 
 def test_email_app_url_selects_the_http_service() -> None:
@@ -68,6 +72,7 @@ def test_password_is_not_in_the_transport_repr() -> None:
         ({"SMTP_HOST": "m", "SMTP_SSL": "maybe"}, "SMTP_SSL"),
         ({"EMAIL_APP_URL": "email-app:8080"}, "EMAIL_APP_URL"),
         ({"SMTP_HOST": "m", "EMAIL_TIMEOUT_SECONDS": "0"}, "EMAIL_TIMEOUT_SECONDS"),
+        ({"SMTP_HOST": "m", "SMTP_CA_FILE": "/nonexistent/ca.pem"}, "SMTP_CA_FILE"),
     ],
 )
 def test_bad_transport_configuration_names_the_variable(env: dict[str, str], variable: str) -> None:
