@@ -1,4 +1,4 @@
-"""Alertmanager 0.25 webhook payloads kept as files (tests/data/alertmanager), and a function served in-process."""
+"""Test support: Alertmanager 0.25 payloads kept as files, a function served in-process, and /metrics samples."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from functions_framework import create_app
+from prometheus_client.parser import text_string_to_metric_families
 
 DATA = Path(__file__).parent / "data" / "alertmanager"
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
@@ -32,3 +33,12 @@ def function_client(name: str, env: Mapping[str, str]) -> FlaskClient:
     os.environ.update(env)
     client: FlaskClient = create_app(target="handle", source=str(FUNCTIONS / name / "main.py")).test_client()
     return client
+
+
+def metric_value(exposition: str, name: str, labels: Mapping[str, str]) -> float:
+    """One sample's value from a /metrics page, 0 when the series does not exist (yet)."""
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == dict(labels):
+                return sample.value
+    return 0.0

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.functions import ServedFunction
 from devstack.receiver import Receiver
 from devstack.smtp import MailCatcher
 from devstack.stack import Service, wait_until
+from tests.alertmanager_payloads import metric_value
 from tests.conftest import Stack
 from whooper_common.events import ALERT_FIRING, ALERT_RESOLVED
 
@@ -95,12 +95,7 @@ def _raise_alerts(alertmanager: Service, alerts: list[dict[str, Any]]) -> None:
 
 
 def _metric(function: ServedFunction, name: str, labels: dict[str, str]) -> float:
-    text = requests.get(f"{function.url}/metrics", timeout=5).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return sample.value
-    return 0.0
+    return metric_value(requests.get(f"{function.url}/metrics", timeout=5).text, name, labels)
 
 
 def _answered(function: ServedFunction, status: int) -> float:

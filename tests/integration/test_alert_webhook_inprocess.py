@@ -10,11 +10,10 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.receiver import Receiver
 from devstack.smtp import MailCatcher
-from tests.alertmanager_payloads import function_client, payload
+from tests.alertmanager_payloads import function_client, metric_value, payload
 from whooper_common.events import ALERT_FIRING, ALERT_RESOLVED
 
 TOKEN = "t0ken-for-tests"
@@ -43,12 +42,7 @@ def _post(client: FlaskClient, data: Any) -> tuple[int, dict[str, Any]]:
 
 
 def _metric(client: FlaskClient, name: str, labels: dict[str, str]) -> float:
-    text = client.get("/metrics").get_data(as_text=True)
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return sample.value
-    return 0.0
+    return metric_value(client.get("/metrics").get_data(as_text=True), name, labels)
 
 
 def test_notification_is_mailed_and_every_alert_becomes_an_event(
