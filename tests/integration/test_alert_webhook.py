@@ -190,3 +190,36 @@ def test_wrong_token_is_refused(stack: Stack, mail: MailCatcher, serve_function:
     wait_until(lambda: _answered(function, 401) >= 1, timeout=60, what="Alertmanager's request refused")
     assert mail.messages == []
     assert "not-the-token" not in function.logs()
+
+
+def test_served_function_reads_a_thousand_alert_body_in_full(
+    mail: MailCatcher, serve_function: Callable[..., ServedFunction]
+) -> None:
+    """Through gunicorn the body arrives in pieces; a 1,000-alert notification must still be read whole."""
+    function = serve_function("alert_webhook", _function_env(mail, sink=None))
+    alerts = []
+    for i in range(1000):
+        alert = {**_alerts()[0], "status": "firing", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": f"{i:016x}"}
+        alert["labels"] = {**alert["labels"], "pod": f"worker-{i:04d}"}
+        alert["annotations"] = {**alert["annotations"], "description": "d" * 1500}
+        alerts.append(alert)
+    notification = {
+        "receiver": "whooper",
+        "status": "firing",
+        "alerts": alerts,
+        "groupLabels": {"alertname": "PodDown"},
+        "commonLabels": {"alertname": "PodDown", "severity": "critical"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.monitoring:9093",
+        "version": "4",
+        "groupKey": '{}:{alertname="PodDown"}',
+        "truncatedAlerts": 0,
+    }
+    response = requests.post(
+        f"{function.url}/", json=notification, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+    )
+    assert len(response.request.body or b"") > 2_000_000
+    assert response.status_code == 200, response.text
+    assert response.json()["alerts"] == 1000
+    (received,) = mail.wait_for(1)
+    assert received.subject == "[FIRING:1000] PodDown (critical)"
