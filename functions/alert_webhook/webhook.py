@@ -76,8 +76,13 @@ class AlertWebhook:
         self._clock = clock
 
     def __call__(self, request: flask.Request) -> flask.Response:
-        self.auth.check(request)
-        notification = read_notification(request, self.max_body_bytes)
+        try:
+            self.auth.check(request)
+            notification = read_notification(request, self.max_body_bytes)
+        except HTTPError as error:
+            # The caller sees the reason; the operator, who wonders why no email came, sees it here.
+            log.warning("Request refused with %d: %s", error.status, error.message, extra={"status": error.status})
+            raise
         log.info(
             "Received %d alert(s) from Prometheus AlertManager",
             len(notification.alerts),

@@ -46,12 +46,14 @@ def _small(name: str = "resolved") -> str:
     return json.dumps(payload(name))
 
 
-def test_no_token_is_401(client: FlaskClient) -> None:
+def test_no_token_is_401(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     response = client.post("/", data=_small(), content_type="application/json")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     status, _ = _post(client, _small(), {"Authorization": "Bearer nope"})
     assert status == 401
+    assert "nope" not in caplog.text
+    assert "Request refused with 401: bearer token is not valid" in caplog.text
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
@@ -108,12 +110,13 @@ def test_deep_nesting_is_400(client: FlaskClient) -> None:
     assert "too deeply nested" in error
 
 
-def test_invalid_alert_field_is_named(client: FlaskClient) -> None:
+def test_invalid_alert_field_is_named_and_logged(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     data = payload("resolved")
     data["alerts"][1]["labels"]["pod"] = None
     status, error = _post(client, json.dumps(data))
     assert status == 400
     assert error == "not an Alertmanager webhook notification: alerts[1].labels.pod: must be a string"
+    assert f"Request refused with 400: {error}" in caplog.text
 
 
 def test_mail_server_unavailable_is_503(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
