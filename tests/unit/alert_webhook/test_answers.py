@@ -134,3 +134,20 @@ def test_missing_token_configuration_is_503_naming_the_variable() -> None:
     response = client.get("/healthz")
     assert response.status_code == 503
     assert "WEBHOOK_BEARER_TOKEN is not set" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Authorization": "Bearer wrong", "Content-Type": "application/json"}, 401),
+        ({**AUTH, "Content-Type": "text/plain"}, 415),
+        ({**AUTH, "Content-Type": "application/json", "Content-Length": "999999999"}, 413),
+    ],
+)
+def test_a_refused_body_is_never_read(client: FlaskClient, headers: dict[str, str], status: int) -> None:
+    """A sender cannot make the function buffer a body it refuses (functions-framework reads what is left)."""
+    body = io.BytesIO(b"x" * 6000)
+    response = client.post("/", input_stream=body, headers=headers)
+    assert response.status_code == status
+    assert response.get_json()["error"]
+    assert body.tell() == 0
