@@ -205,7 +205,7 @@ def transport_from_env(env: Env) -> Transport:
     ca_file = get_str(env, "SMTP_CA_FILE")
     if ca_file and not os.path.isfile(ca_file):
         # Caught here, not at the first send: otherwise every alert would get a retryable 503 for a config mistake.
-        raise ConfigError(f"SMTP_CA_FILE={ca_file!r} is not a readable file: point it at the CA bundle in PEM form")
+        raise ConfigError(f"SMTP_CA_FILE={ca_file!r} is not a file: point it at the CA bundle (PEM)")
     return SmtpTransport(
         host=require_str(env, "SMTP_HOST", "set the mail server's host name, or EMAIL_APP_URL for the email service"),
         port=get_int(env, "SMTP_PORT", 465 if ssl_on else 587 if starttls else 25, minimum=1),
