@@ -80,14 +80,14 @@ def bound_log(raw: bytes, max_lines: int, max_bytes: int) -> tuple[tuple[str, ..
     kept: list[str] = []
     size = 0
     for line in reversed(lines):
-        cut = line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " …"
-        cut = redact(cut)
+        too_long = len(line) > MAX_LINE_CHARS
+        cut = redact(line[:MAX_LINE_CHARS] + " …" if too_long else line)
         size += len(cut.encode()) + 1
         if size > max_bytes:
             truncated = True
             break
         kept.append(cut)
-        truncated = truncated or cut is not line
+        truncated = truncated or too_long
     return tuple(reversed(kept)), truncated
 
 
