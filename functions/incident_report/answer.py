@@ -26,8 +26,12 @@ _ANGLE_URL = re.compile(r"<(?:https?|mailto):[^>]*>", re.IGNORECASE)
 _NAME_TOKEN = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
 _QUOTES = "`'\"\u201c\u201d\u2018\u2019"  # straight, back and curly quotes around a name or a quote
 _NAME = rf"[{_QUOTES}]?([a-z0-9](?:[a-z0-9./-]*[a-z0-9])?)"
-_POD_MENTION = re.compile(r"(?i)\bpods?\s+(?:named\s+|called\s+)?" + _NAME)
-_NAMESPACE_MENTION = re.compile(r"(?i)\b(?:namespaces?|-n|--namespace(?:=|\s))\s*" + _NAME)
+# After "pod", only what looks like a pod name (generated names have a hyphen or digit) or is quoted: "the pod crashes".
+_POD_MENTION = re.compile(
+    rf"(?i)\bpods?\s+(?:named\s+|called\s+)?(?:[{_QUOTES}]([a-z0-9][a-z0-9./-]*[a-z0-9])"
+    r"|([a-z0-9]*[-0-9/][a-z0-9./-]*[a-z0-9]))"
+)
+_NAMESPACE_MENTION = re.compile(r"(?i)(?:\bnamespaces?|(?<!\S)-n|(?<!\S)--namespace(?:=|\s))\s*" + _NAME)
 _NAMESPACE_BEFORE = re.compile(
     rf"(?i)\b(?:in|from)\s+(?:the\s+)?[{_QUOTES}]?([a-z0-9][a-z0-9-]*[a-z0-9])[{_QUOTES}]?\s+namespace\b"
 )
@@ -103,7 +107,7 @@ def unknown_names(text: str, known: set[str]) -> set[str]:
     found: set[str] = set()
     for pattern in (_POD_MENTION, _NAMESPACE_MENTION, _NAMESPACE_BEFORE):
         for match in pattern.finditer(text):
-            name = match[1].lower().rstrip(".")
+            name = next(group for group in match.groups() if group).lower().rstrip(".")
             if name in _PROSE:
                 continue
             parts = name.split("/") if "/" in name else [name]

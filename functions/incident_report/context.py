@@ -74,14 +74,15 @@ def _pod_event(event: Any) -> PodEvent:
 
 def bound_log(raw: bytes, max_lines: int, max_bytes: int) -> tuple[tuple[str, ...], bool]:
     """The last ``max_lines`` lines that fit in ``max_bytes`` (redacted), and whether anything was cut."""
-    lines = raw.decode("utf-8", errors="replace").splitlines()
+    # Redacted as a whole first: a PEM block or a multi-line secret is only recognisable across lines.
+    lines = redact(raw.decode("utf-8", errors="replace")).splitlines()
     truncated = len(lines) > max_lines
     lines = lines[-max_lines:] if max_lines else []
     kept: list[str] = []
     size = 0
     for line in reversed(lines):
         too_long = len(line) > MAX_LINE_CHARS
-        cut = redact(line[:MAX_LINE_CHARS] + " …" if too_long else line)
+        cut = line[:MAX_LINE_CHARS] + " …" if too_long else line
         size += len(cut.encode()) + 1
         if size > max_bytes:
             truncated = True

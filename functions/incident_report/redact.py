@@ -56,10 +56,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
         r"\1" + REDACTED,
     ),
     (re.compile(r"(?i)(--" + _SENSITIVE_KEY + r"[ =])(?!\[REDACTED\])\S+"), r"\1" + REDACTED),
-    # A long run of high-entropy base64 on its own (an AWS secret key, a raw token) after 'secret' was missed.
+    # A long run of mixed-case base64 with digits (an AWS secret key, a raw token, the body of a PEM block cut off
+    # from its BEGIN line): no log line needs one to be understood.
     (
         re.compile(
-            r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[0-9])(?=[A-Za-z0-9/+]*[A-Z])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+            r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[0-9])(?=[A-Za-z0-9/+]*[A-Z])[A-Za-z0-9/+]{40,}={0,2}(?![A-Za-z0-9/+=])"
         ),
         REDACTED,
     ),
