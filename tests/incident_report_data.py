@@ -1,4 +1,4 @@
-"""Test data for incident_report: alert CloudEvents as alert_webhook sends them, read from tests/data/incident_report/."""
+"""Test data for incident_report: alert CloudEvents as alert_webhook sends them (tests/data/incident_report/)."""
 
 from __future__ import annotations
 

@@ -41,9 +41,14 @@ CONTRACT_VARIABLES = frozenset(
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_function_serves_health_and_metrics(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_function_serves_health_and_metrics(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WEBHOOK_ALLOW_UNAUTHENTICATED", "true")
     monkeypatch.setenv("PUSHGATEWAY_URL", "http://127.0.0.1:9")
+    # incident_report needs a mail server and a cluster configured (neither is contacted here).
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ALERT_EMAIL", "oncall@example.com")
+    (tmp_path / "kubeconfig").write_text("{}")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
     client = create_app(target="handle", source=str(FUNCTIONS / name / "main.py")).test_client()
 
     health = client.get("/healthz")

@@ -30,7 +30,10 @@ def answer(**changes: Any) -> str:
         "summary": "The checkout container in pod checkout-7d9f8b6c5-x2x9z keeps crashing.",
         "likely_cause": "The payment gateway times out and the process exits.",
         "evidence": [{"claim": "The gateway times out", "quote": "ERROR payment gateway timeout after 30s"}],
-        "next_steps": ["Check the payment gateway from namespace shop.", "kubectl logs -n shop checkout-7d9f8b6c5-x2x9z"],
+        "next_steps": [
+            "Check the payment gateway from namespace shop.",
+            "kubectl logs -n shop checkout-7d9f8b6c5-x2x9z",
+        ],
         "subject": "checkout crash-looping: payment gateway timeouts",
     }
     body.update(changes)
