@@ -176,6 +176,8 @@ class Summarizer:
                     response_schema=RESPONSE_SCHEMA,
                     temperature=0.2,
                     max_output_tokens=self.settings.max_output_tokens,
+                    # No tools are offered; this keeps the SDK from looping over function calls.
+                    automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
                 ),
             )
             text = response.text

@@ -14,9 +14,11 @@ from typing import Any
 
 import flask
 import pytest
+import requests
 from cloudevents.http import CloudEvent
 from werkzeug.test import Client, TestResponse
 
+from devstack.functions import ServedFunction
 from devstack.gemini import GeminiServer
 from devstack.kube_api import KubeApiServer, make_pod, pod_events
 from devstack.smtp import MailCatcher
@@ -403,3 +405,31 @@ def test_an_alert_without_a_pod_gets_a_report_without_cluster_context(
     assert post(client, event(NO_POD_FIRING)).status_code == 200
     assert mail.wait_for(1)[0].subject.strip().startswith("[WARNING] Incident WhooperHighErrorRate")
     assert all("/incidents" in r.path for r in kube.requests)
+
+
+def test_served_by_functions_framework_it_answers_with_the_reply_event_and_exports_metrics(
+    serve_function: Callable[..., ServedFunction], kube: KubeApiServer, mail: MailCatcher, tmp_path: Path
+) -> None:
+    function = serve_function(
+        "incident_report",
+        {
+            "KUBECONFIG": str(kube.write_kubeconfig(tmp_path / "kubeconfig")),
+            "SMTP_HOST": mail.host,
+            "SMTP_PORT": str(mail.port),
+            "ALERT_EMAIL": "oncall@example.com",
+        },
+    )
+    headers, body = binary(event(POD_FIRING))
+
+    first = requests.post(function.url, data=body, headers=headers, timeout=30)
+    second = requests.post(function.url, data=body, headers=headers, timeout=30)
+    metrics = requests.get(f"{function.url}/metrics", timeout=5).text
+
+    assert first.status_code == 200, first.text
+    assert first.headers["ce-type"] == "dev.whooper.incident.opened"
+    assert first.json()["summarySource"] == "template"
+    assert second.status_code == 204
+    assert len(mail.wait_for(1)) == 1
+    assert 'whooper_incidents_created_total{namespace="shop",severity="critical"} 1.0' in metrics
+    assert 'whooper_ai_summary_requests_total{status="disabled"} 1.0' in metrics
+    assert 'whooper_http_requests_total{method="POST",route="/",status="204"} 1.0' in metrics
