@@ -15,6 +15,7 @@ from typing import Any
 import flask
 import pytest
 import requests
+import yaml
 from cloudevents.http import CloudEvent
 from werkzeug.test import Client, TestResponse
 
@@ -433,3 +434,20 @@ def test_served_by_functions_framework_it_answers_with_the_reply_event_and_expor
     assert 'whooper_incidents_created_total{namespace="shop",severity="critical"} 1.0' in metrics
     assert 'whooper_ai_summary_requests_total{status="disabled"} 1.0' in metrics
     assert 'whooper_http_requests_total{method="POST",route="/",status="204"} 1.0' in metrics
+
+
+def test_every_field_written_on_an_incident_is_declared_in_the_crd(
+    make_app: Callable[..., FunctionApp], kube: KubeApiServer
+) -> None:
+    """A real API server prunes fields its CRD schema does not declare: a status field lost that way would
+    make a redelivery repeat a step (the stand-in keeps every field, so this compares with knative/)."""
+    client = client_for(make_app())
+    assert post(client, event(POD_FIRING)).status_code == 200
+    assert post(client, resolved_after(POD_FIRING, 60)).status_code == 200
+    crd = yaml.safe_load((Path(__file__).parents[2] / "knative" / "incident-crd.yaml").read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    [incident] = incidents(kube)
+    for part in ("spec", "status"):
+        undeclared = set(incident[part]) - set(schema[part]["properties"])
+        assert not undeclared, f"{part} fields missing from knative/incident-crd.yaml: {sorted(undeclared)}"
+    assert {"reportSentAt", "resolvedAt", "resolutionSentAt", "mttrSeconds"} <= set(incident["status"])
