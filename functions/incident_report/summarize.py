@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +139,8 @@ class Summarizer:
         self.circuit = circuit or CircuitBreaker(settings.circuit_threshold, settings.circuit_open_seconds)
         self._client: Any = None
         self._client_lock = threading.Lock()
+        # A few calls at once (gunicorn threads); each is bounded by the SDK's own timeout, so none lingers.
+        self._calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gemini")
 
     def _gemini(self) -> Any:
         with self._client_lock:
@@ -162,25 +166,35 @@ class Summarizer:
         log.info("AI summary accepted", extra={"alertname": alert.name, "evidence": len(summary.evidence)})
         return summary
 
+    def _request(self, system: str, user: str) -> Any:
+        from google.genai import types
+
+        response = self._gemini().models.generate_content(
+            model=self.settings.model,
+            contents=user,
+            config=types.GenerateContentConfig(
+                system_instruction=system,
+                response_mime_type="application/json",
+                response_schema=RESPONSE_SCHEMA,
+                temperature=0.2,
+                max_output_tokens=self.settings.max_output_tokens,
+                # No tools are offered; this keeps the SDK from looping over function calls.
+                automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            ),
+        )
+        return response.text
+
     def _generate(self, system: str, user: str) -> str:
         started = time.perf_counter()
+        # The SDK's timeout bounds each wait for bytes, not the call; the deadline here bounds the call, so a
+        # server that answers slowly byte by byte still costs at most GEMINI_TIMEOUT_SECONDS.
+        call = self._calls.submit(self._request, system, user)
         try:
-            from google.genai import types
-
-            response = self._gemini().models.generate_content(
-                model=self.settings.model,
-                contents=user,
-                config=types.GenerateContentConfig(
-                    system_instruction=system,
-                    response_mime_type="application/json",
-                    response_schema=RESPONSE_SCHEMA,
-                    temperature=0.2,
-                    max_output_tokens=self.settings.max_output_tokens,
-                    # No tools are offered; this keeps the SDK from looping over function calls.
-                    automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
-                ),
-            )
-            text = response.text
+            text = call.result(timeout=self.settings.timeout)
+        except FutureTimeout:
+            call.cancel()
+            self.circuit.record_other()
+            raise GeminiFailure("timeout", "Gemini did not answer in time (deadline)") from None
         except Exception as error:  # any SDK failure must end in the template, never in a lost report
             failure = _classify(error)
             if failure.status == "rate_limited":
