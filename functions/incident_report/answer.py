@@ -18,6 +18,8 @@ from incident_report.redact import redact
 
 Source = Literal["gemini", "template"]
 
+# Models asked for JSON sometimes still wrap it in a Markdown code fence.
+_CODE_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL | re.IGNORECASE)
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>|<!--.*?-->", re.DOTALL)
@@ -144,8 +146,9 @@ def validate_answer(raw: str, data_text: str) -> Summary:
     ``data_text`` is the data block the model was given: quotes must come from it, names must appear in it.
     """
     known = known_names(data_text)
+    fenced = _CODE_FENCE.match(raw)
     try:
-        data = json.loads(raw)
+        data = json.loads(fenced[1] if fenced else raw)
     except (TypeError, ValueError):
         raise AnswerRejected("the answer is not JSON") from None
     if not isinstance(data, dict):

@@ -23,7 +23,7 @@ from incident_report.context import ContextReader, Limits
 from incident_report.deadletter import DeadLetters
 from incident_report.incident_flow import IncidentFlow, IncidentMetrics, Outcome
 from incident_report.incidents import IncidentStore
-from incident_report.kubeapi import KubeUnavailable, LazyApis
+from incident_report.kubeapi import KubeRequestError, KubeUnavailable, LazyApis
 from incident_report.report import ReportRenderer
 from incident_report.summarize import AiMetrics, GeminiSettings, Summarizer
 from whooper_common import events, logs
@@ -126,6 +126,11 @@ class EventHandler:
         except KubeUnavailable as error:
             log.warning("Kubernetes API unavailable: %s", error, extra={"event_id": event["id"]})
             raise HTTPError(503, f"{error}; retry later") from None
+        except KubeRequestError as error:
+            # Not transient by itself (a missing INCIDENT_NAMESPACE, an outdated CRD), but fixable in the cluster:
+            # 503 keeps the event on the Broker's retries and then in its dead-letter sink, not dropped.
+            log.error("%s", error, extra={"event_id": event["id"]})
+            raise HTTPError(503, f"{error}; fix the cluster side, then the event is delivered again") from None
         except MailError as error:
             raise HTTPError(503, f"the email could not be sent ({plain_text(str(error))}); retry later") from None
         except ConfigError as error:

@@ -32,8 +32,8 @@ class KubeUnavailable(Exception):
 class KubeRequestError(Exception):
     """The API answered the request with a definite 4xx (404 missing, 409 exists, 422 invalid...)."""
 
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"{status}: {reason}")
+    def __init__(self, what: str, status: int, reason: str) -> None:
+        super().__init__(f"Kubernetes API refused to {what}: {status} {reason}")
         self.status = status
         self.reason = reason
 
@@ -59,7 +59,7 @@ def call(what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> An
         if status == 0 or status >= 500 or status in _TRANSIENT_4XX:
             answer = f"{status or 'no answer'} {_reason(error)}"
             raise KubeUnavailable(f"Kubernetes API failed to {what}: {answer}") from None
-        raise KubeRequestError(status, _reason(error)) from None
+        raise KubeRequestError(what, status, _reason(error)) from None
     except (urllib3.exceptions.HTTPError, OSError) as error:
         raise KubeUnavailable(f"Kubernetes API unreachable to {what}: {type(error).__name__}") from None
 

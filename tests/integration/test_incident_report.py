@@ -451,3 +451,14 @@ def test_every_field_written_on_an_incident_is_declared_in_the_crd(
         undeclared = set(incident[part]) - set(schema[part]["properties"])
         assert not undeclared, f"{part} fields missing from knative/incident-crd.yaml: {sorted(undeclared)}"
     assert {"reportSentAt", "resolvedAt", "resolutionSentAt", "mttrSeconds"} <= set(incident["status"])
+
+
+def test_a_missing_incident_namespace_answers_503_naming_the_refusal(
+    make_app: Callable[..., FunctionApp], kube: KubeApiServer, mail: MailCatcher
+) -> None:
+    kube.fail(404, times=1, path_contains="/incidents", message='namespaces "whooper" not found')
+    response = post(client_for(make_app()), event(POD_FIRING))
+    assert response.status_code == 503
+    assert "refused to create incident podcrashlooping-" in response.get_json()["error"]
+    assert 'namespaces \\"whooper\\" not found' in response.get_data(as_text=True)
+    assert mail.messages == []

@@ -62,6 +62,11 @@ def test_an_answer_that_followed_the_injected_line_loses_the_link() -> None:
     assert summary.subject == ""  # a subject that carried a link is not suggested at all
 
 
+def test_json_in_a_code_fence_is_still_read() -> None:
+    fenced = validate_answer(f"```json\n{answer()}\n```", DATA)
+    assert fenced.subject == "checkout crash-looping: payment gateway timeouts"
+
+
 def test_html_and_markdown_are_stripped() -> None:
     summary = validate_answer(answer(summary="<b>Crash</b> <script>alert(1)</script>loop <img src=x>"), DATA)
     assert summary.summary == "Crash alert(1)loop"
