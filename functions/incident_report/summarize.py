@@ -166,10 +166,10 @@ class Summarizer:
         log.info("AI summary accepted", extra={"alertname": alert.name, "evidence": len(summary.evidence)})
         return summary
 
-    def _request(self, system: str, user: str) -> Any:
+    def _request(self, client: Any, system: str, user: str) -> Any:
         from google.genai import types
 
-        response = self._gemini().models.generate_content(
+        response = client.models.generate_content(
             model=self.settings.model,
             contents=user,
             config=types.GenerateContentConfig(
@@ -185,10 +185,14 @@ class Summarizer:
         return response.text
 
     def _generate(self, system: str, user: str) -> str:
+        try:
+            client = self._gemini()  # the first call loads google-genai: not part of Gemini's time to answer
+        except Exception as error:  # an unusable SDK or configuration ends in the template too
+            raise _classify(error) from None
         started = time.perf_counter()
         # The SDK's timeout bounds each wait for bytes, not the call; the deadline here bounds the call, so a
         # server that answers slowly byte by byte still costs at most GEMINI_TIMEOUT_SECONDS.
-        call = self._calls.submit(self._request, system, user)
+        call = self._calls.submit(self._request, client, system, user)
         try:
             text = call.result(timeout=self.settings.timeout)
         except FutureTimeout:
