@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from incident_report.kubeapi import KubeRequestError, call
+from incident_report.kubeapi import KubeRequestError, KubeUnavailable, call
 from incident_report.redact import redact
 from whooper_common.alertmanager import Alert, format_time
 
 MAX_LINE_CHARS = 1000  # one runaway line (a dumped payload) is cut, not allowed to fill the byte budget alone
+_MAX_CHAR_BYTES = 4  # UTF-8
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -92,6 +93,13 @@ def bound_log(raw: bytes, max_lines: int, max_bytes: int) -> tuple[tuple[str, ..
     return tuple(reversed(kept)), truncated
 
 
+def _forbidden(error: KubeUnavailable, notes: list[str], what: str) -> None:
+    """A 403 on context is a note (the report still goes out); any other unavailability propagates."""
+    if error.status != 403:
+        raise error
+    notes.append(f"{what} not readable: forbidden (the incident-report role lacks it)")
+
+
 def _pick_container(pod: Any, wanted: str) -> tuple[str, bool]:
     """The container to read (the alert's, else the one restarting most) and whether its previous run is the one."""
     statuses = list(pod.status.container_statuses or []) if pod is not None and pod.status else []
@@ -144,6 +152,9 @@ class ContextReader:
             gone = error.status == 404
             notes.append(f"pod {name} no longer exists" if gone else f"pod not readable: {redact(error.reason)}")
             return None, gone
+        except KubeUnavailable as error:
+            _forbidden(error, notes, "pod")
+            return None, False
         return pod, False
 
     def _events(self, namespace: str, name: str, notes: list[str]) -> tuple[PodEvent, ...]:
@@ -158,16 +169,20 @@ class ContextReader:
         except KubeRequestError as error:
             notes.append(f"events not readable: {redact(error.reason)}")
             return ()
+        except KubeUnavailable as error:
+            _forbidden(error, notes, "events")
+            return ()
         items = sorted(listed.items or [], key=lambda e: _event_time(e) or _EPOCH)
         return tuple(_pod_event(e) for e in items[-self.limits.events :]) if self.limits.events else ()
 
     def _logs(
         self, namespace: str, name: str, container: str, previous: bool, notes: list[str]
     ) -> tuple[tuple[str, ...], bool, bool]:
-        # Ask the server for a little more than we keep: limit_bytes cuts the start of the tail, we keep its end.
+        # The server cuts limitBytes from the start of the tail, so it is only a memory guard, sized to hold the
+        # whole tail of ordinary lines; the byte bound that matters is applied here, from the end.
         options: dict[str, Any] = {
             "tail_lines": self.limits.log_lines,
-            "limit_bytes": max(4 * self.limits.log_bytes, 4096),
+            "limit_bytes": max(self.limits.log_bytes, self.limits.log_lines * (MAX_LINE_CHARS + 1) * _MAX_CHAR_BYTES),
             "_preload_content": False,  # raw bytes: the client would otherwise re-parse JSON log lines
             "_request_timeout": self.limits.timeout,
         }
@@ -188,6 +203,9 @@ class ContextReader:
                 if use_previous and error.status == 400:
                     continue  # no previous container after all; read the current one
                 notes.append(f"logs not readable: {redact(error.reason)}")
+                return (), False, False
+            except KubeUnavailable as error:
+                _forbidden(error, notes, "logs")
                 return (), False, False
             lines, truncated = bound_log(response.data, self.limits.log_lines, self.limits.log_bytes)
             return lines, truncated, use_previous

@@ -28,6 +28,10 @@ _MAX_REASON = 300
 class KubeUnavailable(Exception):
     """The API could not answer now (unreachable, timeout, 5xx, throttled, not allowed); worth retrying later."""
 
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, 0 when there was no answer
+
 
 class KubeRequestError(Exception):
     """The API answered the request with a definite 4xx (404 missing, 409 exists, 422 invalid...)."""
@@ -58,7 +62,7 @@ def call(what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> An
         status = int(error.status or 0)
         if status == 0 or status >= 500 or status in _TRANSIENT_4XX:
             answer = f"{status or 'no answer'} {_reason(error)}"
-            raise KubeUnavailable(f"Kubernetes API failed to {what}: {answer}") from None
+            raise KubeUnavailable(f"Kubernetes API failed to {what}: {answer}", status) from None
         raise KubeRequestError(what, status, _reason(error)) from None
     except (urllib3.exceptions.HTTPError, OSError) as error:
         raise KubeUnavailable(f"Kubernetes API unreachable to {what}: {type(error).__name__}") from None

@@ -462,3 +462,14 @@ def test_a_missing_incident_namespace_answers_503_naming_the_refusal(
     assert "refused to create incident podcrashlooping-" in response.get_json()["error"]
     assert 'namespaces \\"whooper\\" not found' in response.get_data(as_text=True)
     assert mail.messages == []
+
+
+def test_context_the_role_may_not_read_is_noted_and_the_report_still_goes_out(
+    make_app: Callable[..., FunctionApp], kube: KubeApiServer, mail: MailCatcher
+) -> None:
+    kube.fail(403, times=1, path_contains="/events")
+    response = post(client_for(make_app(GEMINI_API_KEY="")), event(POD_FIRING))
+    assert response.status_code == 200
+    text = mail.wait_for(1)[0].part("text/plain")
+    assert "Note: events not readable: forbidden" in text
+    assert "ERROR payment gateway timeout after 30s" in text
