@@ -473,3 +473,13 @@ def test_context_the_role_may_not_read_is_noted_and_the_report_still_goes_out(
     text = mail.wait_for(1)[0].part("text/plain")
     assert "Note: events not readable: forbidden" in text
     assert "ERROR payment gateway timeout after 30s" in text
+
+
+def test_gemini_unreachable_gives_the_template_report(
+    make_app: Callable[..., FunctionApp], gemini: GeminiServer, mail: MailCatcher
+) -> None:
+    app = make_app()
+    gemini.stop()
+    assert post(client_for(app), event(POD_FIRING)).status_code == 200
+    assert "Gemini unreachable" in mail.wait_for(1)[0].part("text/plain")
+    assert sample(app, "whooper_ai_summary_requests_total", status="unreachable") == 1
