@@ -1,46 +1,46 @@
-"""whooper_common.kube: an ApiClient from KUBECONFIG or the service account, or a ConfigError saying why not."""
+"""The Kubernetes client is built from KUBECONFIG or the pod's service account, or not at all, with a clear reason."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
+from tests.kubeconfig import write_kubeconfig
 from whooper_common.config import ConfigError
 from whooper_common.kube import api_client
 
 
-def test_a_kubeconfig_gives_a_client_for_its_server_and_token(tmp_path: Path) -> None:
-    path = tmp_path / "kubeconfig"
-    path.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": "https://10.0.0.1:6443"}}],
-                "users": [{"name": "u", "user": {"token": "t0ken"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "x",
-            }
-        )
-    )
-    client = api_client({"KUBECONFIG": str(path)})
-    try:
-        assert client.configuration.host == "https://10.0.0.1:6443"
-        assert client.configuration.api_key == {"BearerToken": "Bearer t0ken"}
-    finally:
-        client.close()
+def test_kubeconfig_gives_its_cluster_and_token(tmp_path: Path) -> None:
+    path = write_kubeconfig(tmp_path / "config", server="https://10.1.2.3:6443", token="abc123")
+    client = api_client({"KUBECONFIG": str(path), "KUBERNETES_SERVICE_HOST": "10.96.0.1"})
+    assert client.configuration.host == "https://10.1.2.3:6443"
+    assert client.configuration.api_key["BearerToken"].endswith("abc123")
 
 
-def test_an_unusable_kubeconfig_names_the_variable(tmp_path: Path) -> None:
-    path = tmp_path / "kubeconfig"
-    path.write_text("{}")
-    with pytest.raises(ConfigError, match="KUBECONFIG="):
-        api_client({"KUBECONFIG": str(path)})
+def test_missing_kubeconfig_file_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"KUBECONFIG=.*nowhere.* cannot be used"):
+        api_client({"KUBECONFIG": str(tmp_path / "nowhere")})
 
 
-def test_outside_a_cluster_without_kubeconfig_says_both_ways_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    with pytest.raises(ConfigError, match=r"not running in a cluster.*KUBECONFIG is not set"):
+def test_service_account_is_used_in_a_cluster(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("service-account-token")
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    client = api_client(env, service_account_dir=tmp_path)
+    assert client.configuration.host == "https://10.96.0.1:443"
+    assert client.configuration.api_key["BearerToken"] == "bearer service-account-token"
+    assert client.configuration.ssl_ca_cert == str(tmp_path / "ca.crt")
+
+
+def test_cluster_without_a_mounted_token_says_what_to_check(tmp_path: Path) -> None:
+    env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    with pytest.raises(ConfigError, match="automountServiceAccountToken") as raised:
+        api_client(env, service_account_dir=tmp_path)
+    assert "token file does not exist" in str(raised.value)
+
+
+def test_no_credentials_at_all_says_both_ways_to_give_them() -> None:
+    with pytest.raises(ConfigError, match="set KUBECONFIG") as raised:
         api_client({})
+    assert "service account" in str(raised.value)
