@@ -30,6 +30,7 @@ from whooper_common import events, logs
 from whooper_common.alertmanager import Alert, PayloadError
 from whooper_common.config import ConfigError, Env, get_float, get_int, get_str
 from whooper_common.httpapp import FunctionApp, HTTPError
+from whooper_common.kube import SERVICE_ACCOUNT_DIR
 from whooper_common.mailer import MailError, mailer_from_env
 from whooper_common.metrics import new_registry
 
@@ -37,7 +38,6 @@ log = logging.getLogger("whooper.incident_report")
 
 FUNCTION = "incident_report"
 DEFAULT_NAMESPACE = "whooper"
-IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 (a path, not a secret)
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _OWN_TYPES = frozenset({events.INCIDENT_OPENED, events.INCIDENT_RESOLVED})
 
@@ -69,7 +69,7 @@ def check_kubernetes_access(env: Env) -> None:
         if missing:
             raise ConfigError(f"KUBECONFIG names {', '.join(missing)}, which does not exist")
         return
-    if not (get_str(env, "KUBERNETES_SERVICE_HOST") and os.path.isfile(IN_CLUSTER_TOKEN)):
+    if not (get_str(env, "KUBERNETES_SERVICE_HOST") and (SERVICE_ACCOUNT_DIR / "token").is_file()):
         raise ConfigError("no Kubernetes API access: set KUBECONFIG, or run in a cluster with a service account")
 
 
