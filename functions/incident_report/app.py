@@ -94,9 +94,14 @@ def _alert_from(event: Any) -> tuple[Alert, dict[str, str]]:
     return alert, origin
 
 
+def _no_reply() -> flask.Response:
+    """Delivered, nothing to answer: Knative takes an empty 2xx as "no reply event"."""
+    return flask.Response(status=204)
+
+
 def _reply(outcome: Outcome) -> flask.Response:
     if outcome.reply is None:
-        return flask.Response(status=204)
+        return _no_reply()
     headers, body = events.to_binary_request(outcome.reply)
     return flask.Response(body, status=200, headers=headers)
 
@@ -113,10 +118,10 @@ class EventHandler:
         event_type = str(event["type"])
         if event_type in _OWN_TYPES:
             log.info("ignoring an event of our own type", extra={"event_type": event_type, "event_id": event["id"]})
-            return flask.Response(status=204)
+            return _no_reply()
         if event_type not in (events.ALERT_FIRING, events.ALERT_RESOLVED):
             log.info("ignoring event of unhandled type", extra={"event_type": event_type, "event_id": event["id"]})
-            return flask.Response(status=204)
+            return _no_reply()
         alert, origin = _alert_from(event)
         try:
             if alert.status == "firing":
@@ -136,11 +141,8 @@ class EventHandler:
         except ConfigError as error:
             log.error("incident_report cannot reach Kubernetes: %s", error)
             raise HTTPError(503, f"incident_report is misconfigured: {error}") from None
-        log.info(
-            "event handled",
-            extra={"event_id": event["id"], "event_type": event_type, "incident": outcome.incident}
-            | {"action": outcome.action},
-        )
+        handled = {"event_id": event["id"], "event_type": event_type, "incident": outcome.incident}
+        log.info("event handled: %s", outcome.action, extra={**handled, "action": outcome.action})
         return _reply(outcome)
 
 
