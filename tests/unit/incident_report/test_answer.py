@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from incident_report.answer import AnswerRejected, plain_text, validate_answer
 from incident_report.context import Context, PodEvent
@@ -133,3 +135,21 @@ def test_secrets_the_model_echoes_are_redacted() -> None:
 
 def test_plain_text_removes_bare_and_angle_bracket_links() -> None:
     assert plain_text("see <https://x.example/a> or www.x.example/b now") == "see [link removed] or [link removed] now"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=20,
+)
+KEYS = st.sampled_from(["summary", "likely_cause", "evidence", "next_steps", "subject", "claim", "quote"])
+
+
+@given(st.dictionaries(KEYS, JSON, max_size=6) | JSON)
+def test_any_json_answer_is_either_used_or_rejected_never_a_crash(value: object) -> None:
+    try:
+        summary = validate_answer(json.dumps(value), DATA)
+    except AnswerRejected:
+        return
+    assert summary.summary
+    assert summary.source == "gemini"
