@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from devstack.engine import debian_tool
+
 MONITORING_DIR = Path(__file__).resolve().parent.parent / "monitoring"
 DASHBOARD_JSON = MONITORING_DIR / "dashboards" / "whooper.json"
 DASHBOARD_CONFIGMAP = MONITORING_DIR / "dashboards" / "configmap.yaml"
@@ -57,6 +59,93 @@ def with_webhook_url(config: dict[str, Any], url: str) -> dict[str, Any]:
             webhook["url"] = url
             webhook.pop("http_config", None)
     return local
+
+
+# Where prometheus-operator mounts a Secret listed in the Alertmanager's spec.secrets.
+ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
+
+_ROUTE_KEYS = {
+    "receiver": "receiver",
+    "groupBy": "group_by",
+    "groupWait": "group_wait",
+    "groupInterval": "group_interval",
+    "repeatInterval": "repeat_interval",
+    "continue": "continue",
+}
+
+
+def _matchers(matchers: list[dict[str, str]]) -> list[str]:
+    return [f'{m["name"]}{m.get("matchType", "=")}"{m["value"]}"' for m in matchers]
+
+
+def _plain_route(route: dict[str, Any]) -> dict[str, Any]:
+    plain: dict[str, Any] = {}
+    for key, value in route.items():
+        if key in _ROUTE_KEYS:
+            plain[_ROUTE_KEYS[key]] = value
+        elif key == "matchers":
+            plain["matchers"] = _matchers(value)
+        elif key == "routes":
+            plain["routes"] = [_plain_route(child) for child in value]
+        else:
+            raise ValueError(f"AlertmanagerConfig route field {key!r} has no translation here")
+    return plain
+
+
+def _plain_webhook(webhook: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(webhook) - {"url", "sendResolved", "maxAlerts", "httpConfig"}
+    if unknown:
+        raise ValueError(f"AlertmanagerConfig webhook fields {sorted(unknown)} have no translation here")
+    plain: dict[str, Any] = {"url": webhook["url"]}
+    if "sendResolved" in webhook:
+        plain["send_resolved"] = webhook["sendResolved"]
+    if "maxAlerts" in webhook:
+        plain["max_alerts"] = webhook["maxAlerts"]
+    authorization = webhook.get("httpConfig", {}).get("authorization")
+    if authorization:
+        secret = authorization["credentials"]
+        plain["http_config"] = {
+            "authorization": {
+                "type": authorization.get("type", "Bearer"),
+                "credentials_file": f"{ALERTMANAGER_SECRETS_DIR}/{secret['name']}/{secret['key']}",
+            }
+        }
+    return plain
+
+
+def alertmanagerconfig_as_plain(resource: dict[str, Any]) -> dict[str, Any]:
+    """An AlertmanagerConfig (v1alpha1) as the plain configuration it stands for, without ``global``.
+
+    A Secret key reference becomes the file where the same Secret is mounted when it is listed in
+    the Alertmanager's ``spec.secrets``, so both forms of Whooper's configuration compare equal.
+    """
+    spec = resource["spec"]
+    unknown = set(spec) - {"route", "receivers", "inhibitRules"}
+    if unknown:
+        raise ValueError(f"AlertmanagerConfig fields {sorted(unknown)} have no translation here")
+    receivers = []
+    for receiver in spec["receivers"]:
+        plain: dict[str, Any] = {"name": receiver["name"]}
+        if "webhookConfigs" in receiver:
+            plain["webhook_configs"] = [_plain_webhook(webhook) for webhook in receiver["webhookConfigs"]]
+        receivers.append(plain)
+    inhibit_rules = [
+        {
+            "source_matchers": _matchers(rule["sourceMatch"]),
+            "target_matchers": _matchers(rule["targetMatch"]),
+            "equal": rule["equal"],
+        }
+        for rule in spec.get("inhibitRules", [])
+    ]
+    return {"route": _plain_route(spec["route"]), "receivers": receivers, "inhibit_rules": inhibit_rules}
+
+
+def promtool() -> Path:
+    return debian_tool("prometheus", "promtool")
+
+
+def amtool() -> Path:
+    return debian_tool("prometheus-alertmanager", "amtool")
 
 
 def render_dashboard_configmap(dashboard_json: str) -> str:
