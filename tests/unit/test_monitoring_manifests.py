@@ -55,7 +55,7 @@ def test_route_timings_follow_the_design() -> None:
     assert timings["whooper-critical"] == ("10s", "1h")
     assert timings["whooper-warning"] == ("1m", "4h")
     assert timings["whooper-pod-failures"] == ("30s", "2h")
-    assert list(routes)[0] == "whooper-watchdog", "Watchdog is matched before anything else"
+    assert next(iter(routes)) == "whooper-watchdog", "Watchdog is matched before anything else"
 
 
 def test_with_webhook_url_points_every_webhook_at_the_local_receiver_without_credentials() -> None:

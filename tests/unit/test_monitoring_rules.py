@@ -61,7 +61,8 @@ def _promtool_tests() -> list[dict[str, Any]]:
 
 def _minutes(duration: str) -> int:
     match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?", duration)
-    assert match and duration, f"unexpected duration {duration!r}"
+    assert duration, "empty duration"
+    assert match, f"unexpected duration {duration!r}"
     return int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
 
 
