@@ -210,6 +210,15 @@ def metric_names(promql: str) -> set[str]:
     return names
 
 
+_SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^}]*)\}")
+_MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def label_matchers(promql: str) -> list[tuple[str, str, str, str]]:
+    """Every ``metric{label op "value"}`` matcher of an expression, as (metric, label, op, value)."""
+    return [(metric, *matcher) for metric, body in _SELECTOR.findall(promql) for matcher in _MATCHER.findall(body)]
+
+
 def main() -> int:
     DASHBOARD_CONFIGMAP.write_text(render_dashboard_configmap(DASHBOARD_JSON.read_text()))
     print(f"wrote {DASHBOARD_CONFIGMAP}")

@@ -3,20 +3,32 @@ scraped the way the ServiceMonitor scrapes it, evaluated by Prometheus, routed b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import requests
 
-from devstack.monitoring import alertmanager_config, load_yaml, rule_groups, with_webhook_url
+from devstack.monitoring import (
+    DASHBOARD_JSON,
+    alertmanager_config,
+    dashboard_exprs,
+    load_yaml,
+    rule_groups,
+    with_webhook_url,
+)
 from devstack.receiver import Receiver
-from devstack.stack import Service, alerts, wait_until
+from devstack.stack import Service, alerts, query, wait_until
 from tests.conftest import Stack
 
 # One run of pod_exporter, as the contract shapes it (one PUT of the whole group).
 POD_STATE = """\
 # TYPE whooper_pods_total gauge
 whooper_pods_total 3
+# TYPE whooper_pods_running gauge
+whooper_pods_running 2
+# TYPE whooper_pods_pending gauge
+whooper_pods_pending 0
 # TYPE whooper_pods_failed gauge
 whooper_pods_failed 1
 # TYPE whooper_pod_phase gauge
@@ -86,6 +98,14 @@ def test_pushed_pod_state_drives_the_rules_and_watchdog_reaches_its_route(
     assert states[("Watchdog", "")]["state"] == "firing"
     assert ("WhooperPodExporterStale", "") not in states
     assert ("PodDown", "web-2") not in states
+
+    # Every dashboard query is valid PromQL for this Prometheus, and the pod status stats show the push.
+    dashboard = json.loads(DASHBOARD_JSON.read_text())
+    for expr in dashboard_exprs(dashboard):
+        query(prometheus, expr.replace("$__rate_interval", "1m"))  # raises on a query Prometheus rejects
+    stats = {p["title"]: p["targets"][0]["expr"] for p in dashboard["panels"] if p["type"] == "stat"}
+    shown = {title: query(prometheus, expr)[0]["value"][1] for title, expr in stats.items()}
+    assert shown == {"Total pods": "3", "Running": "2", "Pending": "0", "Failed": "1"}
 
     def watchdog_in_alertmanager() -> list[dict[str, Any]]:
         held = requests.get(f"{alertmanager.url}/api/v2/alerts", timeout=5).json()

@@ -13,6 +13,7 @@ from devstack.monitoring import (
     DASHBOARD_JSON,
     alerting_rules,
     dashboard_exprs,
+    label_matchers,
     load_yaml,
     metric_names,
     render_dashboard_configmap,
@@ -61,6 +62,35 @@ def test_every_metric_a_dashboard_panel_names_is_catalogued() -> None:
     names = set().union(*(metric_names(expr) for expr in exprs))
     missing = {name for name in names if _catalogued(name) is None}
     assert not missing, f"the dashboard names metrics nobody exports: {sorted(missing)}"
+
+
+# Labels Prometheus attaches to every scraped series (PodMonitor/ServiceMonitor target labels).
+TARGET_LABELS = {"job", "instance", "namespace", "pod", "container", "endpoint", "service", "metrics_path"}
+
+
+def _all_exprs() -> list[str]:
+    return [rule["expr"] for rule in alerting_rules()] + dashboard_exprs(DASHBOARD)
+
+
+@pytest.mark.parametrize("expr", _all_exprs())
+def test_every_label_matcher_names_a_label_and_value_the_metric_has(expr: str) -> None:
+    for metric, label, op, value in label_matchers(expr):
+        base = _catalogued(metric)
+        assert base is not None, metric
+        entry = CATALOG[base]
+        known = set(entry["labels"]) | TARGET_LABELS | ({"le"} if metric.endswith("_bucket") else set())
+        assert label in known, f"{metric} has no label {label!r}"
+        values = entry.get("values", {}).get(label)
+        if op == "=" and isinstance(values, list):
+            assert value in values, f"{metric}{{{label}={value!r}}} matches none of {values}"
+
+
+def test_label_matchers_reads_every_matcher() -> None:
+    assert label_matchers('a{x="1", y=~"2|3"} / b{z!=""}') == [
+        ("a", "x", "=", "1"),
+        ("a", "y", "=~", "2|3"),
+        ("b", "z", "!=", ""),
+    ]
 
 
 def test_the_rules_and_the_dashboard_use_the_external_sources_they_are_meant_to() -> None:
