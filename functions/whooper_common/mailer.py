@@ -1,0 +1,210 @@
+"""Sending mail: SMTP by default, or the HTTP email service when ``EMAIL_APP_URL`` is set.
+
+Both functions mail through this module. A send either succeeds or raises
+:class:`MailError`, which callers answer with 503 so the sender retries and
+nothing is lost. Subjects and addresses are forced onto one line, so text that
+came from labels can never add a mail header.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Protocol
+
+import requests
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from whooper_common.config import ConfigError, Env, get_bool, get_float, get_int, get_list, get_str, require_str
+from whooper_common.metrics import LATENCY_BUCKETS, NAMESPACE
+
+log = logging.getLogger("whooper.mailer")
+
+DEFAULT_TIMEOUT_SECONDS = 10.0  # well under Alertmanager's webhook timeout, so a slow server gives 503, not a hang
+MAX_SUBJECT_LENGTH = 200
+
+
+class MailError(Exception):
+    """Mail could not be sent now; retrying later may work. The message holds no secrets."""
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+    kind: str  # the ``type`` label of whooper_emails_sent_total: alert, incident_report, incident_resolved
+
+
+def one_line(value: str, limit: int = MAX_SUBJECT_LENGTH) -> str:
+    """Collapse CR, LF and other control characters so a value cannot start a new header."""
+    cleaned = "".join(" " if ch in "\r\n\t\v\f" or ord(ch) < 32 or ord(ch) == 127 else ch for ch in value)
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+class Transport(Protocol):
+    def deliver(self, email: Email, sender: str, recipients: Sequence[str]) -> None: ...
+
+
+def build_message(email: Email, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = one_line(email.subject)
+    message["From"] = one_line(sender, 320)
+    message["To"] = ", ".join(one_line(r, 320) for r in recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="whooper.dev")
+    message["X-Whooper-Type"] = one_line(email.kind, 64)
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
+
+
+@dataclass(frozen=True)
+class SmtpTransport:
+    host: str
+    port: int
+    username: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = False
+    implicit_tls: bool = False
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    ca_file: str = ""
+
+    def _tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file or None)
+
+    def deliver(self, email: Email, sender: str, recipients: Sequence[str]) -> None:
+        message = build_message(email, sender, recipients)
+        try:
+            client: smtplib.SMTP
+            if self.implicit_tls:
+                client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls())
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with client:
+                if self.starttls and not self.implicit_tls:
+                    client.starttls(context=self._tls())
+                if self.username:
+                    client.login(self.username, self.password)
+                client.send_message(message, from_addr=sender, to_addrs=list(recipients))
+        except (OSError, smtplib.SMTPException) as error:
+            # The error text never includes the password; smtplib does not echo AUTH data.
+            raise MailError(f"SMTP {self.host}:{self.port} failed: {type(error).__name__}: {error}") from None
+
+
+@dataclass(frozen=True)
+class HttpEmailTransport:
+    """The original design's email service: ``POST EMAIL_APP_URL`` with a JSON message, any 2xx is success."""
+
+    url: str
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    session: requests.Session = field(default_factory=requests.Session, repr=False, compare=False)
+
+    def deliver(self, email: Email, sender: str, recipients: Sequence[str]) -> None:
+        body = {
+            "from": one_line(sender, 320),
+            "to": [one_line(r, 320) for r in recipients],
+            "subject": one_line(email.subject),
+            "text": email.text,
+            "html": email.html,
+            "type": email.kind,
+        }
+        try:
+            response = self.session.post(self.url, json=body, timeout=self.timeout)
+        except requests.RequestException as error:
+            raise MailError(f"email service {self.url} unreachable: {type(error).__name__}") from None
+        if not response.ok:
+            raise MailError(f"email service {self.url} answered {response.status_code}")
+
+
+class Mailer:
+    """Sends :class:`Email` to the configured recipients through a transport, and measures it."""
+
+    def __init__(
+        self, transport: Transport, sender: str, recipients: Sequence[str], registry: CollectorRegistry
+    ) -> None:
+        self.transport = transport
+        self.sender = sender
+        self.recipients = tuple(recipients)
+        self._sent = Counter(
+            "emails_sent",
+            "Emails handed to the mail server or service, by type and status (success, failure).",
+            ["type", "status"],
+            namespace=NAMESPACE,
+            registry=registry,
+        )
+        self._latency = Histogram(
+            "email_api_latency_seconds",
+            "Time to hand one email to the mail server or service.",
+            namespace=NAMESPACE,
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )
+
+    def send(self, email: Email) -> None:
+        started = time.perf_counter()
+        try:
+            self.transport.deliver(email, self.sender, self.recipients)
+        except MailError as error:
+            self._sent.labels(email.kind, "failure").inc()
+            log.warning("email not sent: %s", error, extra={"email_type": email.kind})
+            raise
+        finally:
+            self._latency.observe(time.perf_counter() - started)
+        self._sent.labels(email.kind, "success").inc()
+
+
+def _check_address(value: str, variable: str) -> str:
+    try:
+        Address(addr_spec=value.split("<")[-1].rstrip(">").strip())
+    except (ValueError, IndexError):
+        raise ConfigError(f"{variable} contains {value!r}, which is not an email address") from None
+    return value
+
+
+def recipients_from_env(env: Env) -> list[str]:
+    recipients = get_list(env, "ALERT_EMAIL") or get_list(env, "DEFAULT_EMAIL_RECIPIENT")
+    if not recipients:
+        raise ConfigError("no recipients: set ALERT_EMAIL (comma-separated) or DEFAULT_EMAIL_RECIPIENT")
+    variable = "ALERT_EMAIL" if get_list(env, "ALERT_EMAIL") else "DEFAULT_EMAIL_RECIPIENT"
+    return [_check_address(r, variable) for r in recipients]
+
+
+def transport_from_env(env: Env) -> Transport:
+    timeout = get_float(env, "EMAIL_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS, minimum=0.1)
+    app_url = get_str(env, "EMAIL_APP_URL")
+    if app_url:
+        if not app_url.startswith(("http://", "https://")):
+            raise ConfigError(f"EMAIL_APP_URL={app_url!r} must be an http:// or https:// URL")
+        return HttpEmailTransport(app_url, timeout)
+    ssl_on = get_bool(env, "SMTP_SSL")
+    starttls = get_bool(env, "SMTP_STARTTLS")
+    if ssl_on and starttls:
+        raise ConfigError("SMTP_SSL and SMTP_STARTTLS are both true: choose implicit TLS (465) or STARTTLS (587)")
+    username = get_str(env, "SMTP_USERNAME")
+    password = env.get("SMTP_PASSWORD", "")
+    if username and not password:
+        raise ConfigError("SMTP_USERNAME is set but SMTP_PASSWORD is empty")
+    return SmtpTransport(
+        host=require_str(env, "SMTP_HOST", "set the mail server's host name, or EMAIL_APP_URL for the email service"),
+        port=get_int(env, "SMTP_PORT", 465 if ssl_on else 587 if starttls else 25, minimum=1),
+        username=username,
+        password=password,
+        starttls=starttls,
+        implicit_tls=ssl_on,
+        timeout=timeout,
+        ca_file=get_str(env, "SMTP_CA_FILE"),
+    )
+
+
+def mailer_from_env(env: Env, registry: CollectorRegistry) -> Mailer:
+    sender = _check_address(get_str(env, "EMAIL_FROM", "Whooper Alerts <alerts@whooper.local>"), "EMAIL_FROM")
+    return Mailer(transport_from_env(env), sender, recipients_from_env(env), registry)
