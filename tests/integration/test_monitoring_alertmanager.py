@@ -56,7 +56,8 @@ ROUTES: list[tuple[str, str]] = [
     ("alertname=WhooperPodExporterErrors severity=warning kind=kubernetes_forbidden", "whooper-warning"),
     # Alerts from elsewhere (kube-prometheus-stack's own rules) still reach someone.
     ("alertname=KubeNodeNotReady severity=warning node=n1", "whooper-warning"),
-    ("alertname=InfoInhibitor severity=none", "whooper-default"),
+    ("alertname=InfoInhibitor severity=none", "whooper-null"),
+    ("alertname=CPUThrottlingHigh severity=info namespace=shop", "whooper-default"),
     ("alertname=SomethingWithoutSeverity", "whooper-default"),
 ]
 
@@ -83,7 +84,7 @@ def test_amtool_check_config_accepts_both_forms(config_files: dict[str, Path], f
     result = _amtool("check-config", config_files[form])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
-    assert "5 receivers" in result.stdout
+    assert "6 receivers" in result.stdout
     assert "4 inhibit rules" in result.stdout
 
 

@@ -51,7 +51,7 @@ def test_every_notifying_receiver_posts_to_alert_webhook_with_the_token_file(nam
 
 def test_route_timings_follow_the_design() -> None:
     routes = {route["receiver"]: route for route in alertmanager_config()["route"]["routes"]}
-    timings = {name: (r["group_wait"], r["repeat_interval"]) for name, r in routes.items()}
+    timings = {name: (r.get("group_wait"), r.get("repeat_interval")) for name, r in routes.items()}
     assert timings["whooper-critical"] == ("10s", "1h")
     assert timings["whooper-warning"] == ("1m", "4h")
     assert timings["whooper-pod-failures"] == ("30s", "2h")
