@@ -4,6 +4,7 @@ scraped the way the ServiceMonitor scrapes it, evaluated by Prometheus, routed b
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,24 +21,7 @@ from devstack.monitoring import (
 from devstack.receiver import Receiver
 from devstack.stack import Service, alerts, query, wait_until
 from tests.conftest import Stack
-
-# One run of pod_exporter, as the contract shapes it (one PUT of the whole group).
-POD_STATE = """\
-# TYPE whooper_pods_total gauge
-whooper_pods_total 3
-# TYPE whooper_pods_running gauge
-whooper_pods_running 2
-# TYPE whooper_pods_pending gauge
-whooper_pods_pending 0
-# TYPE whooper_pods_failed gauge
-whooper_pods_failed 1
-# TYPE whooper_pod_phase gauge
-whooper_pod_phase{namespace="shop",pod="web-1",phase="Failed"} 1
-whooper_pod_phase{namespace="shop",pod="api-1",phase="Running"} 1
-whooper_pod_phase{namespace="shop",pod="web-2",phase="Running"} 1
-# TYPE whooper_pod_container_waiting gauge
-whooper_pod_container_waiting{namespace="shop",pod="api-1",container="app",reason="CrashLoopBackOff"} 1
-"""
+from tests.pushed_pods import crash_looping_containers, pods_by_phase, pushed_group
 
 
 def _pushgateway_scrape_config(pushgateway: Service) -> dict[str, Any]:
@@ -77,27 +61,40 @@ def test_pushed_pod_state_drives_the_rules_and_watchdog_reaches_its_route(
         what="WhooperPodExporterMissing pending",
     )
 
-    pushed = requests.put(f"{pushgateway.url}/metrics/job/whooper-pod-exporter", data=POD_STATE, timeout=5)
+    # One run of pod_exporter over the cluster of tests/unit/data/pod_list.json, as it PUTs it.
+    group = pushed_group(finished_at=time.time())
+    pushed = requests.put(f"{pushgateway.url}/metrics/job/whooper-pod-exporter", data=group, timeout=5)
     assert pushed.status_code == 200
+
+    failed = pods_by_phase("Failed")
+    pending = pods_by_phase("Pending")
+    crash_looping = crash_looping_containers()  # an app container and an init container
+    assert len(crash_looping) == 2
 
     def settled() -> dict[tuple[str, str], dict[str, str]] | None:
         states = _alert_states(prometheus)
-        pod_alerts = {("PodDown", "web-1"), ("PodCrashLooping", "api-1")} <= set(states)
-        return states if pod_alerts and ("WhooperPodExporterMissing", "") not in states else None
+        wanted = {("PodDown", pod) for _, pod in failed} | {("PodCrashLooping", pod) for _, pod, _ in crash_looping}
+        wanted |= {("PodPending", pod) for _, pod in pending}
+        return states if wanted <= set(states) and ("WhooperPodExporterMissing", "") not in states else None
 
     states = wait_until(settled, timeout=60, what="pod alerts pending and the exporter seen")
     # honorLabels keeps the pushed namespace and pod (not the Pushgateway's namespace label).
-    assert states[("PodDown", "web-1")] == {
-        "alertname": "PodDown",
-        "namespace": "shop",
-        "pod": "web-1",
-        "severity": "critical",
-        "state": "pending",  # for: 1m
-    }
-    assert states[("PodCrashLooping", "api-1")]["container"] == "app"
+    for namespace, pod in failed:
+        assert states[("PodDown", pod)] == {
+            "alertname": "PodDown",
+            "namespace": namespace,
+            "pod": pod,
+            "severity": "critical",
+            "state": "pending",  # for: 1m
+        }
+    for namespace, pod, container in crash_looping:
+        assert states[("PodCrashLooping", pod)]["namespace"] == namespace
+        assert states[("PodCrashLooping", pod)]["container"] == container
     assert states[("Watchdog", "")]["state"] == "firing"
     assert ("WhooperPodExporterStale", "") not in states
-    assert ("PodDown", "web-2") not in states
+    # Only the failed pods are down, only those containers crash-loop.
+    assert {pod for name, pod in states if name == "PodDown"} == {pod for _, pod in failed}
+    assert {pod for name, pod in states if name == "PodCrashLooping"} == {pod for _, pod, _ in crash_looping}
 
     # Every dashboard query is valid PromQL for this Prometheus, and the pod status stats show the push.
     dashboard = json.loads(DASHBOARD_JSON.read_text())
@@ -105,7 +102,7 @@ def test_pushed_pod_state_drives_the_rules_and_watchdog_reaches_its_route(
         query(prometheus, expr.replace("$__rate_interval", "1m"))  # raises on a query Prometheus rejects
     stats = {p["title"]: p["targets"][0]["expr"] for p in dashboard["panels"] if p["type"] == "stat"}
     shown = {title: query(prometheus, expr)[0]["value"][1] for title, expr in stats.items()}
-    assert shown == {"Total pods": "3", "Running": "2", "Pending": "0", "Failed": "1"}
+    assert shown == {"Total pods": "12", "Running": "3", "Pending": str(len(pending)), "Failed": str(len(failed))}
 
     def watchdog_in_alertmanager() -> list[dict[str, Any]]:
         held = requests.get(f"{alertmanager.url}/api/v2/alerts", timeout=5).json()

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.monitoring import (
     DASHBOARD_CONFIGMAP,
@@ -18,6 +19,8 @@ from devstack.monitoring import (
     metric_names,
     render_dashboard_configmap,
 )
+from pod_exporter.metrics import ExporterMetrics
+from tests.pushed_pods import pushed_group
 from whooper_common.metrics import HttpMetrics, new_registry
 
 FUNCTIONS = {"all functions", "alert_webhook", "incident_report", "pod_exporter", "pod_exporter push"}
@@ -100,16 +103,50 @@ def test_the_rules_and_the_dashboard_use_the_external_sources_they_are_meant_to(
     assert sources >= EXTERNAL
 
 
-def test_metrics_catalogued_for_all_functions_come_out_of_the_shared_package() -> None:
+def _exported(exposition: str) -> dict[str, set[frozenset[tuple[str, str]]]]:
+    """Sample name -> the label sets it is exported with."""
+    found: dict[str, set[frozenset[tuple[str, str]]]] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            found.setdefault(sample.name, set()).add(frozenset(sample.labels.items()))
+    return found
+
+
+def _all_functions_exposition() -> str:
     registry = new_registry()
     HttpMetrics(registry).observe("POST", "/", 200, 0.01)
-    exposition = generate_latest(registry).decode()
-    exported = {line.split("{")[0].split(" ")[0] for line in exposition.splitlines() if not line.startswith("#")}
+    return generate_latest(registry).decode()
+
+
+def _pod_exporter_exposition() -> str:
+    registry = CollectorRegistry()
+    ExporterMetrics(registry)
+    return generate_latest(registry).decode()
+
+
+# Sources whose code is in the repository, and what they export.
+IMPLEMENTED_SOURCES = {
+    "all functions": _all_functions_exposition,
+    "pod_exporter": _pod_exporter_exposition,
+    "pod_exporter push": lambda: pushed_group(finished_at=1_764_752_400.0),
+}
+
+
+@pytest.mark.parametrize("source", sorted(IMPLEMENTED_SOURCES))
+def test_catalogued_metrics_come_out_of_their_source_with_their_labels(source: str) -> None:
+    exported = _exported(IMPLEMENTED_SOURCES[source]())
     for name, entry in CATALOG.items():
-        if entry["source"] != "all functions":
+        if entry["source"] != source:
             continue
-        wanted = f"{name}_bucket" if entry["type"] == "histogram" else name
-        assert wanted in exported, f"{name} is catalogued for every function but whooper_common does not export it"
+        sample = f"{name}_bucket" if entry["type"] == "histogram" else name
+        assert sample in exported, f"{name} is catalogued for {source}, which does not export it"
+        wanted = set(entry["labels"]) | ({"le"} if entry["type"] == "histogram" else set())
+        for labels in exported[sample]:
+            assert {label for label, _ in labels} == wanted, f"{name} is exported with labels {sorted(labels)}"
+            for label, value in labels:
+                closed = entry.get("values", {}).get(label)
+                if isinstance(closed, list):
+                    assert value in closed, f"{name}{{{label}={value!r}}} is not among the catalogued {closed}"
 
 
 @pytest.mark.parametrize(
