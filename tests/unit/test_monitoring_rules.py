@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from devstack.monitoring import MONITORING_DIR, alerting_rules
+from pod_exporter.failures import KINDS
 
 RUNBOOK_URL = "https://github.com/whooper/whooper-monitoring/blob/main/monitoring/runbook.md"
 
@@ -89,6 +90,12 @@ def test_runbook_has_a_full_section_for_the_alert(name: str) -> None:
     section = _runbook_sections()[name]  # the heading GitHub turns into the anchor #<name lowercased>
     for part in ("**Meaning.**", "**Impact.**", "**Diagnosis.**", "**Mitigation.**"):
         assert part in section, f"runbook section {name} lacks {part}"
+
+
+def test_runbook_explains_every_kind_of_pod_exporter_error() -> None:
+    section = _runbook_sections()["WhooperPodExporterErrors"]
+    missing = [kind for kind in KINDS if f"`{kind}`" not in section]
+    assert not missing, f"the runbook does not say what these error kinds mean: {missing}"
 
 
 def test_runbook_has_no_section_without_an_alert() -> None:
