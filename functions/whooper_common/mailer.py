@@ -9,6 +9,7 @@ came from labels can never add a mail header.
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import logging
 import os
 import smtplib
@@ -31,6 +32,7 @@ log = logging.getLogger("whooper.mailer")
 
 DEFAULT_TIMEOUT_SECONDS = 10.0  # well under Alertmanager's webhook timeout, so a slow server gives 503, not a hang
 MAX_SUBJECT_LENGTH = 200
+_HEADER_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 class MailError(Exception):
@@ -57,7 +59,9 @@ class Transport(Protocol):
 
 
 def build_message(email: Email, sender: str, recipients: Sequence[str]) -> EmailMessage:
-    message = EmailMessage()
+    # No folding below RFC 5322's 998-character limit: Python folds a subject that starts with "[" onto a
+    # continuation line, which readers then show with a leading space. Subjects are capped far below it.
+    message = EmailMessage(policy=_HEADER_POLICY)
     message["Subject"] = one_line(email.subject)
     message["From"] = one_line(sender, 320)
     message["To"] = ", ".join(one_line(r, 320) for r in recipients)
