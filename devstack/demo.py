@@ -33,6 +33,8 @@ HEALTHY = [
 ]
 FAILING = ("shop", "checkout-7d9f8c6b5-x2k4p")
 CRASHING = ("payments", "ledger-84f6d9c7b-t5r2z")
+# Recovery is a rollout, as in a cluster: the fixed ReplicaSet's new pods replace the broken ones.
+RECOVERED = {FAILING: ("shop", "checkout-5f6a7b8c9-r7t2w"), CRASHING: ("payments", "ledger-6c7d8e9f1-k9m3n")}
 FAILING_LOG = """\
 2026-12-03T10:14:02Z INFO starting checkout service v2.14.1
 2026-12-03T10:14:03Z INFO connecting to postgres at orders-db.shop.svc:5432
@@ -117,8 +119,9 @@ class Timeline:
             time.sleep(0.5)
 
 
-def healthy_cluster() -> list[dict[str, Any]]:
-    return [make_pod(name, namespace) for namespace, name in HEALTHY]
+def healthy_cluster(recovered: bool = False) -> list[dict[str, Any]]:
+    pods = [RECOVERED.get(pod, pod) if recovered else pod for pod in HEALTHY]
+    return [make_pod(name, namespace) for namespace, name in pods]
 
 
 def _app_container(pipeline: Pipeline, namespace: str, name: str) -> str:
@@ -130,7 +133,6 @@ def play(pipeline: Pipeline, output: Path) -> Timeline:
     """The story. Each step waits for what a person would watch for, and the timeline says when it came."""
     timeline = Timeline(pipeline, output)
     kube = pipeline.kube
-    kube.set_pods(healthy_cluster())
     timeline.say(f"cluster up: {len(HEALTHY)} pods running in shop, payments, platform")
     timeline.wait(
         "the exporter's first push to reach Prometheus",
@@ -146,15 +148,17 @@ def play(pipeline: Pipeline, output: Path) -> Timeline:
     timeline.say(f"pod failed: {namespace}/{name}")
 
     namespace, name = CRASHING
-    crashing = make_pod(name, namespace, waiting_reason="CrashLoopBackOff", terminated_reason="OOMKilled", restarts=6)
+    crashing = make_pod(
+        name, namespace, containers=1, waiting_reason="CrashLoopBackOff", terminated_reason="OOMKilled", restarts=6
+    )
     kube.add_pod(crashing)
     kube.set_logs(namespace, name, CRASHING_LOG, container=_app_container(pipeline, namespace, name))
     timeline.say(f"pod crash-looping: {namespace}/{name}")
 
     timeline.wait("incident reports for both pods", lambda: len(pipeline.mails_of_type("incident_report")) >= 2, 150)
 
-    kube.set_pods(healthy_cluster())
-    timeline.say("both pods recovered")
+    kube.set_pods(healthy_cluster(recovered=True))
+    timeline.say("fix rolled out: both broken pods replaced by healthy ones")
     timeline.wait(
         "both incidents resolved",
         lambda: sum(1 for i in pipeline.incidents() if i.get("status", {}).get("phase") == "Resolved") >= 2,
@@ -181,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "starting Prometheus, Alertmanager, Pushgateway, SMTP, the Kubernetes API and Gemini stand-ins, 3 functions …"
     )
     try:
-        with Pipeline(Timings(), gemini_api_key=api_key) as pipeline:
+        with Pipeline(Timings(), gemini_api_key=api_key, pods=healthy_cluster()) as pipeline:
             print(f"  Prometheus   {pipeline.prometheus.url}")
             print(f"  Alertmanager {pipeline.alertmanager.url}")
             print(f"  Pushgateway  {pipeline.pushgateway.url}")

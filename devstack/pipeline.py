@@ -29,18 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 
+from devstack import monitoring
 from devstack.engine import Engine, ensure_engine
-from devstack.functions import REPO, ServedFunction
-from devstack.gemini import GeminiServer
+from devstack.functions import ServedFunction
+from devstack.gemini import GeminiServer, prompt_text
 from devstack.kube_api import KubeApiServer
 from devstack.smtp import MailCatcher, ReceivedMail
 from devstack.stack import Service, start_alertmanager, start_prometheus, start_pushgateway
 
 log = logging.getLogger("devstack.pipeline")
 
-MONITORING = REPO / "monitoring"
 INCIDENT_GROUP = "whooper.dev"
 INCIDENT_PLURAL = "incidents"
 INCIDENT_NAMESPACE = "whooper"
@@ -82,30 +81,27 @@ class Timings:
 
 def prometheus_rules(timings: Timings) -> dict[str, Any]:
     """The rule groups of monitoring/prometheusrule.yaml, each ``for:`` capped by ``timings.max_for``."""
-    resource = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
-    groups = copy.deepcopy(resource["spec"]["groups"])
+    groups = copy.deepcopy(monitoring.rule_groups())
     cap = seconds(timings.max_for)
-    for group in groups:
+    for group in groups["groups"]:
         group.pop("interval", None)
         for rule in group["rules"]:
             if "for" in rule and seconds(rule["for"]) > cap:
                 rule["for"] = timings.max_for
-    return {"groups": groups}
+    return groups
 
 
 def rule_for(alertname: str) -> str:
     """The ``for:`` of an alert as shipped in monitoring/ (before shortening)."""
-    resource = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
-    for group in resource["spec"]["groups"]:
-        for rule in group["rules"]:
-            if rule.get("alert") == alertname:
-                return str(rule.get("for", "0s"))
+    for rule in monitoring.alerting_rules():
+        if rule["alert"] == alertname:
+            return str(rule.get("for", "0s"))
     raise KeyError(alertname)
 
 
 def alertmanager_config(timings: Timings, webhook_url: str, token_file: str) -> dict[str, Any]:
-    """monitoring/alertmanager.yaml pointed at the local alert_webhook, with shortened timers."""
-    config: dict[str, Any] = yaml.safe_load((MONITORING / "alertmanager.yaml").read_text())
+    """monitoring/alertmanager.yaml pointed at the local alert_webhook with its token, timers shortened."""
+    config = monitoring.with_webhook_url(monitoring.alertmanager_config(), webhook_url)
 
     def shorten(route: dict[str, Any]) -> None:
         for key in ("group_wait", "group_interval", "repeat_interval"):
@@ -114,31 +110,36 @@ def alertmanager_config(timings: Timings, webhook_url: str, token_file: str) -> 
         for child in route.get("routes", []):
             shorten(child)
 
-    config["route"].update(
-        group_wait=timings.group_wait, group_interval=timings.group_interval, repeat_interval=timings.repeat_interval
-    )
     shorten(config["route"])
     for receiver in config.get("receivers", []):
         for webhook in receiver.get("webhook_configs", []):
-            webhook["url"] = webhook_url
-            webhook.pop("url_file", None)
-            http_config = webhook.setdefault("http_config", {})
-            http_config["authorization"] = {"type": "Bearer", "credentials_file": token_file}
+            webhook["http_config"] = {"authorization": {"type": "Bearer", "credentials_file": token_file}}
     return config
 
 
 def gemini_answer(request: dict[str, Any]) -> str:
-    """The Gemini stand-in's answer: a grounded summary built from the prompt's own context."""
-    prompt = json.dumps(request)
-    pod = re.search(r"pod[\"'=: ]+\\?\"?([a-z0-9][a-z0-9.-]+)", prompt)
-    name = pod.group(1) if pod else "the workload"
+    """The Gemini stand-in's answer: a summary grounded in the prompt's own data block, as a good model gives."""
+    text = prompt_text(request)
+    pod = re.search(r"^POD (\S+)/(\S+)", text, re.MULTILINE)
+    namespace, name = (pod.group(1), pod.group(2)) if pod else ("", "the workload")
+    errors = [line.strip() for line in text.splitlines() if re.search(r"\b(ERROR|FATAL)\b", line)]
+    evidence = (
+        [{"claim": "The container logged this error just before it stopped.", "quote": errors[0]}] if errors else []
+    )
+    first_error = re.sub(r"^\S+\s+(ERROR|FATAL)\s+", "", errors[0]) if errors else ""
+    where = f" in namespace {namespace}" if namespace else ""
     return json.dumps(
         {
-            "summary": f"{name} stopped working; its containers exited with errors.",
-            "likely_cause": "The application exits on start-up; see the log excerpt.",
-            "evidence": [],
-            "next_steps": [f"kubectl describe pod {name}", f"kubectl logs {name} --previous"],
-            "subject": f"{name} is down",
+            "summary": f"Pod {name}{where} is failing: its application container exits with an error.",
+            "likely_cause": f"The application stops after this error: {first_error}"
+            if first_error
+            else "The application exits during start-up.",
+            "evidence": evidence,
+            "next_steps": [
+                f"kubectl -n {namespace or 'default'} logs {name} --previous",
+                f"kubectl -n {namespace or 'default'} describe pod {name}",
+            ],
+            "subject": f"{name} is failing",
         }
     )
 
@@ -188,6 +189,7 @@ class Pipeline:
     timings: Timings = field(default_factory=Timings)
     engine: Engine | None = None
     gemini_api_key: str | None = None  # a real key: talk to the real Gemini instead of the stand-in
+    pods: list[dict[str, Any]] = field(default_factory=list)  # the cluster before the first push
     tick_results: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -212,6 +214,7 @@ class Pipeline:
         self.mail: MailCatcher = enter(MailCatcher())
         self.kube: KubeApiServer = enter(KubeApiServer())
         self.kube.register_custom_resource(INCIDENT_GROUP, "v1alpha1", INCIDENT_PLURAL, "Incident")
+        self.kube.set_pods(self.pods)
         kubeconfig = self.kube.write_kubeconfig(self.workdir / "kubeconfig")
         self.gemini: GeminiServer | None = None
         if not self.gemini_api_key:
@@ -245,6 +248,10 @@ class Pipeline:
         self.functions["pod_exporter"] = self._serve(
             "pod_exporter", {"KUBECONFIG": str(kubeconfig), "PUSHGATEWAY_URL": self.pushgateway.url}
         )
+        self.ticker = _Ticker(
+            f"{self.functions['pod_exporter'].url}/", self.timings.tick_seconds, self.tick_results.append
+        )
+        self.ticker.tick()  # the first push lands before Prometheus starts, so no "exporter missing" alert at start
         self.alertmanager: Service = self._service(
             start_alertmanager(
                 alertmanager_config(
@@ -260,13 +267,14 @@ class Pipeline:
                 "honor_labels": True,
                 "static_configs": [{"targets": [self.pushgateway.address]}],
             },
-            {
-                "job_name": "whooper-functions",
-                "static_configs": [
-                    {"targets": [f"127.0.0.1:{served.port}"], "labels": {"function": name}}
-                    for name, served in self.functions.items()
-                ],
-            },
+            # One job per function, named like the PodMonitor names them (the Knative Service).
+            *(
+                {
+                    "job_name": name.replace("_", "-"),
+                    "static_configs": [{"targets": [f"127.0.0.1:{served.port}"], "labels": {"namespace": "whooper"}}],
+                }
+                for name, served in self.functions.items()
+            ),
         ]
         self.prometheus: Service = self._service(
             start_prometheus(
@@ -277,9 +285,6 @@ class Pipeline:
                 evaluation_interval=self.timings.evaluation_interval,
                 engine=engine,
             )
-        )
-        self.ticker = _Ticker(
-            f"{self.functions['pod_exporter'].url}/", self.timings.tick_seconds, self.tick_results.append
         )
         self.ticker.start()
         self._stack.callback(self.ticker.stop)

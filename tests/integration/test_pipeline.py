@@ -69,7 +69,7 @@ def test_pod_down_mails_opens_one_incident_and_resolves_with_mttr(pipeline: Pipe
     served = pipeline.functions["alert_webhook"]
 
     def webhook_calls() -> float:
-        found = query(pipeline.prometheus, 'sum(whooper_http_requests_total{function="alert_webhook",route="/"})')
+        found = query(pipeline.prometheus, 'sum(whooper_http_requests_total{job="alert-webhook",route="/"})')
         return float(found[0]["value"][1]) if found else 0.0
 
     wait_until(lambda: webhook_calls() >= 3, timeout=60, what="Alertmanager repeating the notification")
@@ -101,7 +101,7 @@ def test_smtp_down_longer_than_a_retry_then_back_sends_one_email_late(pipeline: 
     wait_until(
         lambda: query(
             pipeline.prometheus,
-            'sum(whooper_emails_sent_total{function="alert_webhook",type="alert",status="failure"}) >= 2',
+            'sum(whooper_emails_sent_total{job="alert-webhook",type="alert",status="failure"}) >= 2',
         ),
         timeout=90,
         what="at least two failed sends (Alertmanager retried)",
@@ -139,7 +139,7 @@ def test_gemini_failing_gives_the_fallback_report(pipeline: Pipeline) -> None:
 def test_pushgateway_down_answers_5xx_and_the_stale_exporter_alert_fires(pipeline: Pipeline) -> None:
     pipeline.pushgateway.stop()
     wait_until(lambda: pipeline.tick_results and pipeline.tick_results[-1] >= 500, timeout=30, what="exporter 5xx")
-    stale_alerts = {"WhooperPodExporterStale", "WhooperPodExporterDown", "WhooperPodExporterFailing"}
+    stale_alerts = {"WhooperPodExporterErrors", "WhooperPodExporterStale", "WhooperPodExporterPushFailing"}
 
     def stale_firing() -> list[str]:
         return [a["labels"]["alertname"] for a in pipeline.firing_alerts() if a["labels"]["alertname"] in stale_alerts]
