@@ -1,0 +1,73 @@
+"""The one table ``nox -s bench`` prints and writes to ``bench/results.md``."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results.md"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measurement against its baseline; ``holds`` is None where no goal is judged on this row."""
+
+    measurement: str
+    case: str
+    result: str
+    baseline: str
+    ratio: str
+    goal: str = ""
+    holds: bool | None = None
+
+
+def verdict(holds: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: ""}[holds]
+
+
+def machine() -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    cpus = len(__import__("os").sched_getaffinity(0))
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, {cpus} CPU(s), "
+        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}"
+    )
+
+
+def render(rows: Sequence[Row], notes: Sequence[str]) -> str:
+    header = ["measurement", "case", "result", "baseline", "ratio", "goal", "holds"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for row in rows:
+        cells = [row.measurement, row.case, row.result, row.baseline, row.ratio, row.goal, verdict(row.holds)]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    text = "\n".join(lines) + "\n"
+    if notes:
+        text += "\n" + "\n".join(f"- {note}" for note in notes) + "\n"
+    return text
+
+
+def write(rows: Sequence[Row], notes: Sequence[str], path: Path = RESULTS) -> str:
+    """The Markdown file the README quotes: when and where it ran, the table, the notes."""
+    body = render(rows, notes)
+    text = (
+        "# Benchmark results\n\n"
+        f"Measured by `nox -s bench` ({machine()}). Ratios compare with a baseline measured in the same run "
+        "on the same machine and are the verdict; absolute times are for context.\n\n" + body
+    )
+    path.write_text(text)
+    sys.stdout.write(body)
+    return text
