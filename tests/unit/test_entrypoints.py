@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from functions_framework import create_app
 
+from tests.kubeconfig import write_kubeconfig
+
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 NAMES = ["alert_webhook", "pod_exporter", "incident_report"]
 # The variables of ../shared/design.md (and LOG_LEVEL), which only an app build may read.
@@ -41,9 +43,10 @@ CONTRACT_VARIABLES = frozenset(
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_function_serves_health_and_metrics(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_function_serves_health_and_metrics(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WEBHOOK_ALLOW_UNAUTHENTICATED", "true")
     monkeypatch.setenv("PUSHGATEWAY_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kubeconfig")))
     client = create_app(target="handle", source=str(FUNCTIONS / name / "main.py")).test_client()
 
     health = client.get("/healthz")
