@@ -34,13 +34,23 @@ def _object(data: Any, field: str) -> Mapping[str, Any]:
     return data
 
 
+def _text(value: str, field: str) -> str:
+    """JSON may carry unpaired surrogates (``"\\ud800"``), which no email or log encoder can write: refuse them here."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError(field, "is not valid Unicode (unpaired surrogate)") from None
+    return value
+
+
 def _string(data: Mapping[str, Any], key: str, field: str, *, required: bool = True) -> str:
+    where = f"{field}.{key}" if field else key
     value = data.get(key)
     if value is None and not required:
         return ""
     if not isinstance(value, str):
-        raise PayloadError(f"{field}.{key}" if field else key, "is missing" if value is None else "must be a string")
-    return value
+        raise PayloadError(where, "is missing" if value is None else "must be a string")
+    return _text(value, where)
 
 
 def _labels(data: Mapping[str, Any], key: str, field: str) -> dict[str, str]:
@@ -50,8 +60,10 @@ def _labels(data: Mapping[str, Any], key: str, field: str) -> dict[str, str]:
         return {}
     mapping = _object(value, where)
     for name, item in mapping.items():
+        _text(name, where)
         if not isinstance(item, str):
             raise PayloadError(f"{where}.{name}", "must be a string")
+        _text(item, f"{where}.{name}")
     return dict(mapping)
 
 
@@ -65,7 +77,10 @@ def parse_time(value: str, field: str) -> datetime | None:
         raise PayloadError(field, f"{value!r} is not an RFC 3339 time") from None
     if parsed.tzinfo is None:
         raise PayloadError(field, f"{value!r} has no time zone")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is past year 9999 in UTC
+        raise PayloadError(field, f"{value!r} is out of range") from None
 
 
 def format_time(value: datetime | None) -> str:
