@@ -38,6 +38,7 @@ class Case:
 # Throughput wants several clients; the large payloads are timed one at a time, so their server time is their own.
 CASES = (Case(1, 4, 3000, 8.0), Case(100, 2, 200, 10.0), Case(1000, 1, 20, 15.0))
 WARM_UP = 20
+SINKS_ARGS: list[str] = []
 
 
 def _server_time(function: ServedFunction) -> tuple[float, float]:
@@ -85,7 +86,7 @@ def measure() -> tuple[list[Row], list[str]]:
         _check("bare handler", baseline, bare)
     finally:
         bare.stop()
-    with Background(["-m", "bench.sinks"], child_env(), "sinks") as sinks:
+    with Background(["-m", "bench.sinks", *SINKS_ARGS], child_env(), "sinks") as sinks:
         smtp_port, sink_url = _sinks_ready(sinks.ready_line)
         webhook = ServedFunction("alert_webhook", alert_webhook_env(smtp_port, sink_url)).start()
         try:
