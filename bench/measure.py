@@ -110,8 +110,10 @@ class Background:
                 self.ready_line = line.strip()
                 return self
         tail = "".join(self._tail[-30:])
+        exited = self._process.poll() if self._process else None
+        why = f"exited with {exited}" if exited is not None else f"did not print 'ready' within {timeout:.0f} s"
         self.stop()
-        raise BenchError(f"{self.name} did not print 'ready' within {timeout:.0f} s; its output:\n{tail}")
+        raise BenchError(f"{self.name} {why}; its output:\n{tail}")
 
     def _drain(self) -> None:
         assert self._process is not None
@@ -140,7 +142,7 @@ class Background:
             self._drainer.join(timeout=5)
 
     def __enter__(self) -> Background:
-        return self.start()
+        return self if self._process is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
