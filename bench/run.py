@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import cold_start, exporter, webhook
+from bench import cold_start, exporter, pipeline, webhook
 from bench.report import Row, write
 
 Measurement = Callable[[], tuple[list[Row], list[str]]]
@@ -21,6 +21,7 @@ Measurement = Callable[[], tuple[list[Row], list[str]]]
 MEASUREMENTS: dict[str, tuple[str, Measurement]] = {
     "exporter": ("pod_exporter", exporter.measure),
     "cold-start": ("cold start", cold_start.measure),
+    "pipeline": ("alert pipeline", pipeline.measure),
     "webhook": ("alert_webhook", webhook.measure),
 }
 
