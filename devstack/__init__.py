@@ -5,5 +5,6 @@
 * :mod:`devstack.smtp`: an SMTP server (aiosmtpd) that keeps every message.
 * :mod:`devstack.kube_api`: a Kubernetes API server stand-in speaking the REST API.
 * :mod:`devstack.gemini`: a Gemini API stand-in for ``generateContent``.
+* :mod:`devstack.standin`: the HTTP plumbing both stand-ins share (recorded requests, faults, server).
 * :mod:`devstack.receiver`: an HTTP server that records what is posted to it.
 """

@@ -38,19 +38,15 @@ callers"), and a bearer token without a key ``401 UNAUTHENTICATED``.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import re
-import socket
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+
+from devstack.standin import Fault, JsonObject, RecordedRequest, Response, StandinServer
 
 if TYPE_CHECKING:
     from google.genai import Client, types
@@ -68,7 +64,6 @@ __all__ = [
 
 log = logging.getLogger("devstack.gemini")
 
-JsonObject = dict[str, Any]
 Responder = Callable[[JsonObject], str]
 
 DEFAULT_API_KEY = "devstack-gemini-key"
@@ -102,6 +97,13 @@ _ERRORS: dict[int, tuple[str, str]] = {
     503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
     504: ("DEADLINE_EXCEEDED", "The request timed out. Please try again."),
 }
+
+
+_JSON = "application/json; charset=UTF-8"
+
+
+def _json(status: int, value: Any) -> Response:
+    return Response(status, json.dumps(value, indent=2).encode(), _JSON)
 
 
 def error_body(code: int, message: str | None = None, *, model: str = "gemini-2.5-flash") -> JsonObject:
@@ -189,225 +191,22 @@ def generate_content_response(text: str, *, model: str, prompt: str = "", finish
 
 
 # --------------------------------------------------------------------------------------
-# HTTP plumbing (the same small pieces as devstack.kube_api, kept apart so either
-# stand-in can change without the other)
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the stand-in received it."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        """A header, case-insensitively."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json; charset=UTF-8"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def json(cls, status: int, value: Any) -> _Response:
-        return cls(status, json.dumps(value, indent=2).encode())
-
-
-@dataclass
-class _Fault:
-    status: int  # 0 for a delay
-    seconds: float
-    remaining: int
-    message: str | None = None
-
-
-class _Faults:
-    """Injected failures and delays, each consumed by the next requests."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._failures: list[_Fault] = []
-        self._delays: list[_Fault] = []
-
-    def add(self, fault: _Fault) -> None:
-        with self._lock:
-            (self._delays if fault.status == 0 else self._failures).append(fault)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._failures.clear()
-            self._delays.clear()
-
-    def take_failure(self) -> _Fault | None:
-        return self._take(self._failures)
-
-    def take_delay(self) -> _Fault | None:
-        return self._take(self._delays)
-
-    def _take(self, faults: list[_Fault]) -> _Fault | None:
-        with self._lock:
-            if not faults:
-                return None
-            fault = faults[0]
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                faults.pop(0)
-            return fault
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    """A threaded server that can also cut its open keep-alive connections when stopped."""
-
-    daemon_threads = True  # a handler stuck in a client's slow read must not block exit
-
-    def __init__(self, address: tuple[str, int], app: Callable[[RecordedRequest], _Response]) -> None:
-        super().__init__(address, _Handler)
-        self.app = app
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-
-    def process_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
-        if isinstance(request, socket.socket):
-            with self._connections_lock:
-                self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
-        if isinstance(request, socket.socket):
-            with self._connections_lock:
-                self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        # Without this, pooled client connections would keep talking to a "stopped" server.
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)):
-            log.debug("connection from %s ended: %s", client_address, error)
-        else:
-            log.exception("error while serving %s", client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as httpx pools connections
-    server: _HTTPServer
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        request = RecordedRequest(
-            method=self.command,
-            path=parts.path,
-            query=parse_qs(parts.query, keep_blank_values=True),
-            headers=dict(self.headers.items()),
-            body=body,
-        )
-        try:
-            response = self.server.app(request)
-        except Exception as error:  # a bug in the stand-in must fail the request visibly, not drop it
-            log.exception("stand-in failed on %s %s", self.command, self.path)
-            response = _Response(500, f"stand-in error: {error!r}".encode(), "text/plain")
-        try:
-            self.send_response(response.status)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(response.body)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up (a timeout in a test); nothing left to answer.
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-
-# --------------------------------------------------------------------------------------
 # The server
 # --------------------------------------------------------------------------------------
 
 
-class GeminiServer:
+class GeminiServer(StandinServer):
     """The stand-in Gemini API. Start it, point ``google.genai.Client`` at :attr:`base_url`."""
 
+    title = "Gemini API stand-in"
+    thread_name = "gemini-standin"
+    log = log  # the server's own messages go to this module's logger
+
     def __init__(self, api_key: str = DEFAULT_API_KEY, *, port: int = 0, host: str = "127.0.0.1") -> None:
+        super().__init__(port=port, host=host)
         self.api_key = api_key
-        self._address = (host, port)
         self._lock = threading.Lock()
         self._responder: Responder = lambda body: DEFAULT_ANSWER
-        self._faults = _Faults()
-        self._requests: list[RecordedRequest] = []
-        self._stopping = threading.Event()
-        self._server: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -----------------------------------------------------------------
-
-    def start(self) -> GeminiServer:
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._server = _HTTPServer(self._address, self._handle)
-        # A short poll interval: shutdown() waits up to one interval, and tests stop a server each.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="gemini-standin", daemon=True
-        )
-        self._thread.start()
-        log.info("Gemini API stand-in at %s", self.url)
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()  # wakes handlers sleeping in an injected delay
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> GeminiServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the Gemini API stand-in is not running")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -437,79 +236,62 @@ class GeminiServer:
 
     def fail(self, status: int, times: int = 1, *, message: str | None = None) -> None:
         """Answer the next ``times`` requests with ``status`` and a Google-shaped error body."""
-        self._faults.add(_Fault(status, 0.0, times, message))
+        self._faults.add_failure(Fault(status, 0.0, times, message=message))
 
     def delay(self, seconds: float, times: int = 1) -> None:
         """Hold the next ``times`` requests for ``seconds`` before answering them."""
-        self._faults.add(_Fault(0, seconds, times))
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first (a copy)."""
-        with self._lock:
-            return list(self._requests)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
+        self._faults.add_delay(Fault(0, seconds, times))
 
     # -- request handling ------------------------------------------------------------
 
-    def _handle(self, request: RecordedRequest) -> _Response:
+    def _handle(self, request: RecordedRequest) -> Response:
+        self._record(request)
         with self._lock:
-            self._requests.append(request)
-            responder = self._responder
-        delay = self._faults.take_delay()
-        if delay is not None:
-            self._stopping.wait(delay.seconds)
+            responder = self._responder  # the one set when the request came, even if it is held
+        self._hold(request)
         match = _PATH.match(request.path)
         if match is None or request.method != "POST":
-            return _Response.json(404, error_body(404))
+            return _json(404, error_body(404))
         refusal = self._check_key(request)
         if refusal is not None:
             return refusal
         model = match["model"]
-        fault = self._faults.take_failure()
+        fault = self._faults.take_failure(request.target)
         if fault is not None:
-            return _Response.json(fault.status, error_body(fault.status, fault.message, model=model))
+            return _json(fault.status, error_body(fault.status, fault.message, model=model))
         try:
             body = json.loads(request.body)
         except ValueError as error:
-            return _Response.json(400, error_body(400, f"Invalid JSON payload received. {error}"))
+            return _json(400, error_body(400, f"Invalid JSON payload received. {error}"))
         if not isinstance(body, dict) or not body.get("contents"):
-            return _Response.json(
-                400, error_body(400, "* GenerateContentRequest.contents: contents is not specified\n")
-            )
+            return _json(400, error_body(400, "* GenerateContentRequest.contents: contents is not specified\n"))
         try:
             text = responder(body)
         except Exception as error:  # a broken responder must fail the request, not hang it
             log.exception("Gemini stand-in responder failed")
-            return _Response.json(500, error_body(500, f"stand-in responder failed: {error!r}"))
+            return _json(500, error_body(500, f"stand-in responder failed: {error!r}"))
         answer = generate_content_response(text, model=model, prompt=prompt_text(body))
         if match["method"] == "streamGenerateContent":
             return self._stream(answer)
-        return _Response.json(200, answer)
+        return _json(200, answer)
 
-    def _check_key(self, request: RecordedRequest) -> _Response | None:
+    def _check_key(self, request: RecordedRequest) -> Response | None:
         query_keys = request.query.get("key", [])  # ?key= works too, as on the real API
         key = request.header("x-goog-api-key") or (query_keys[0] if query_keys else None)
         if key is None:
             if request.header("Authorization"):
-                return _Response.json(401, error_body(401))
+                return _json(401, error_body(401))
             message = (
                 "Method doesn't allow unregistered callers (callers without established identity). "
                 "Please use API Key or other form of API consumer identity to call this API."
             )
-            return _Response.json(403, error_body(403, message))
+            return _json(403, error_body(403, message))
         if key != self.api_key:
-            return _Response.json(400, _invalid_key_body())
+            return _json(400, _invalid_key_body())
         return None
 
     @staticmethod
-    def _stream(answer: JsonObject) -> _Response:
+    def _stream(answer: JsonObject) -> Response:
         """Server-sent events, the text split over up to three chunks; the last one says STOP."""
         text: str = answer["candidates"][0]["content"]["parts"][0]["text"]
         size = max(1, -(-len(text) // 3))
@@ -522,4 +304,4 @@ class GeminiServer:
             if position < len(pieces) - 1:
                 del candidate["finishReason"]
             events.append(b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\r\n\r\n")
-        return _Response(200, b"".join(events), "text/event-stream")
+        return Response(200, b"".join(events), "text/event-stream")
