@@ -16,6 +16,7 @@ from whooper_common.httpapp import HTTPError
 # Alertmanager 0.25 sends about 1 KiB per alert with typical annotations; 5 MiB leaves room for
 # 1,000 alerts with long descriptions (see the test of a 1,000-alert payload).
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+_CHUNK_BYTES = 64 * 1024
 
 
 def _is_json(mimetype: str) -> bool:
@@ -26,10 +27,15 @@ def read_body(request: flask.Request, max_bytes: int) -> bytes:
     """The raw body, refusing (413) more than ``max_bytes`` whether or not Content-Length was sent."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise HTTPError(413, f"body of {request.content_length} bytes is over the limit of {max_bytes} bytes")
-    body = request.stream.read(max_bytes + 1)
-    if len(body) > max_bytes:
-        raise HTTPError(413, f"body is over the limit of {max_bytes} bytes")
-    return body
+    # One read() may return less than asked (a short read from the socket), so read until the end or the limit.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := request.stream.read(min(_CHUNK_BYTES, max_bytes + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise HTTPError(413, f"body is over the limit of {max_bytes} bytes")
+    return b"".join(chunks)
 
 
 def read_notification(request: flask.Request, max_bytes: int) -> Notification:

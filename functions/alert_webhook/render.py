@@ -90,20 +90,25 @@ def severity_colour(severity: str) -> str:
 
 def _shown_labels(alert: Alert) -> tuple[tuple[str, str], ...]:
     shown_elsewhere = {"alertname", "severity", "namespace", "pod"}
-    return tuple(sorted((k, v) for k, v in alert.labels.items() if k not in shown_elsewhere))
+    return tuple(sorted((one_line(k), one_line(v)) for k, v in alert.labels.items() if k not in shown_elsewhere))
+
+
+def _plain(value: str) -> str:
+    """One line ending style: a bare CR in a body is refused by some mail servers."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def alert_view(alert: Alert, now: datetime) -> AlertView:
     return AlertView(
-        name=alert.name,
+        name=one_line(alert.name),
         status=alert.status,
-        severity=alert.severity,
+        severity=one_line(alert.severity, 64),
         colour=RESOLVED_COLOUR if alert.status == "resolved" else severity_colour(alert.severity),
-        namespace=alert.namespace,
-        pod=alert.pod,
-        summary=alert.annotations.get("summary", ""),
-        description=alert.annotations.get("description", ""),
-        action=alert.annotations.get("action", ""),
+        namespace=one_line(alert.namespace),
+        pod=one_line(alert.pod),
+        summary=_plain(alert.annotations.get("summary", "")),
+        description=_plain(alert.annotations.get("description", "")),
+        action=_plain(alert.annotations.get("action", "")),
         runbook_url=http_url(alert.annotations.get("runbook_url", "")),
         duration=human_duration(alert.duration_seconds(now)),
         starts_at=format_time(alert.starts_at),
@@ -160,8 +165,8 @@ class Renderer:
             "firing": firing,
             "resolved": resolved,
             "truncated": notification.truncated_alerts,
-            "receiver": notification.receiver,
-            "group_labels": sorted(notification.group_labels.items()),
+            "group_labels": sorted((one_line(k), one_line(v)) for k, v in notification.group_labels.items()),
+            "receiver": one_line(notification.receiver),
             "alertmanager_url": http_url(notification.external_url),
             "generated_at": format_time(now),
         }

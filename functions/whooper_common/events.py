@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import flask
+from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException
-from cloudevents.http import CloudEvent, from_http, to_binary
+from cloudevents.http import CloudEvent, from_http
 
 from whooper_common.alertmanager import Alert, Notification, format_time
 from whooper_common.config import ConfigError, Env, get_str

@@ -9,6 +9,7 @@ came from labels can never add a mail header.
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 import ssl
 import time
@@ -193,6 +194,10 @@ def transport_from_env(env: Env) -> Transport:
     password = env.get("SMTP_PASSWORD", "")
     if username and not password:
         raise ConfigError("SMTP_USERNAME is set but SMTP_PASSWORD is empty")
+    ca_file = get_str(env, "SMTP_CA_FILE")
+    if ca_file and not os.path.isfile(ca_file):
+        # Caught here, not at the first send: otherwise every alert would get a retryable 503 for a config mistake.
+        raise ConfigError(f"SMTP_CA_FILE={ca_file!r} is not a readable file: point it at the CA bundle in PEM form")
     return SmtpTransport(
         host=require_str(env, "SMTP_HOST", "set the mail server's host name, or EMAIL_APP_URL for the email service"),
         port=get_int(env, "SMTP_PORT", 465 if ssl_on else 587 if starttls else 25, minimum=1),
@@ -201,7 +206,7 @@ def transport_from_env(env: Env) -> Transport:
         starttls=starttls,
         implicit_tls=ssl_on,
         timeout=timeout,
-        ca_file=get_str(env, "SMTP_CA_FILE"),
+        ca_file=ca_file,
     )
 
 

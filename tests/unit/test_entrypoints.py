@@ -47,6 +47,8 @@ def test_function_serves_health_and_metrics(name: str, monkeypatch: pytest.Monke
     monkeypatch.setenv("WEBHOOK_ALLOW_UNAUTHENTICATED", "true")
     monkeypatch.setenv("PUSHGATEWAY_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kubeconfig")))
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")  # the mailers need a server and recipients to build
+    monkeypatch.setenv("ALERT_EMAIL", "oncall@example.com")
     client = create_app(target="handle", source=str(FUNCTIONS / name / "main.py")).test_client()
 
     health = client.get("/healthz")

@@ -1,0 +1,208 @@
+"""The shared mailer's transports against real servers: aiosmtpd (plain, STARTTLS, implicit TLS, auth) and HTTP."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from prometheus_client import CollectorRegistry
+
+from devstack.ports import free_port
+from devstack.receiver import Receiver
+from devstack.smtp import MailCatcher
+from whooper_common.mailer import Email, HttpEmailTransport, Mailer, MailError, SmtpTransport
+from whooper_common.metrics import new_registry
+
+EMAIL = Email("[FIRING:1] PodDown (critical)", "plain body", "<p>html body</p>", "alert")
+SENDER = "Whooper Alerts <alerts@whooper.local>"
+TO = ["oncall@example.com", "lead@example.com"]
+USER, PASSWORD = "whooper", "s3cret-password"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made for this run; the client trusts it through SMTP_CA_FILE."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def _server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return context
+
+
+def _authenticator(
+    _server: SMTP, _session: Session, _envelope: Envelope, mechanism: str, auth_data: object
+) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        USER.encode(),
+        PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535 itself
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Callable[..., MailCatcher]]:
+    started: list[MailCatcher] = []
+
+    def start(**kwargs: object) -> MailCatcher:
+        started.append(MailCatcher(**kwargs).start())
+        return started[-1]
+
+    yield start
+    for catcher in started:
+        catcher.stop()
+
+
+def _mailer(transport: SmtpTransport | HttpEmailTransport) -> tuple[Mailer, CollectorRegistry]:
+    registry = new_registry()
+    return Mailer(transport, SENDER, TO, registry), registry
+
+
+def _sent(registry: CollectorRegistry, status: str) -> float:
+    return registry.get_sample_value("whooper_emails_sent_total", {"type": "alert", "status": status}) or 0.0
+
+
+def _assert_delivered(catcher: MailCatcher) -> None:
+    (mail,) = catcher.wait_for(1)
+    assert mail.subject == EMAIL.subject
+    assert mail.rcpt_tos == tuple(TO)
+    assert mail.mail_from == "alerts@whooper.local"
+    assert mail.message["From"] == SENDER
+    assert mail.part("text/plain").strip() == "plain body"
+    assert mail.part("text/html").strip() == "<p>html body</p>"
+
+
+def test_plain_smtp_delivers_both_parts_to_every_recipient(smtp_server: Callable[..., MailCatcher]) -> None:
+    catcher = smtp_server()
+    mailer, registry = _mailer(SmtpTransport(catcher.host, catcher.port))
+    mailer.send(EMAIL)
+    _assert_delivered(catcher)
+    assert _sent(registry, "success") == 1
+    assert registry.get_sample_value("whooper_email_api_latency_seconds_count") == 1
+
+
+def test_starttls_with_auth_trusting_the_ca_file(
+    smtp_server: Callable[..., MailCatcher], certificate: tuple[Path, Path]
+) -> None:
+    catcher = smtp_server(
+        tls_context=_server_context(certificate),
+        require_starttls=True,
+        authenticator=_authenticator,
+        auth_required=True,
+    )
+    transport = SmtpTransport(
+        catcher.host, catcher.port, USER, PASSWORD, starttls=True, ca_file=str(certificate[0]), timeout=5
+    )
+    _mailer(transport)[0].send(EMAIL)
+    _assert_delivered(catcher)
+
+
+def test_wrong_password_fails_without_showing_it(
+    smtp_server: Callable[..., MailCatcher], certificate: tuple[Path, Path]
+) -> None:
+    catcher = smtp_server(tls_context=_server_context(certificate), authenticator=_authenticator, auth_required=True)
+    transport = SmtpTransport(
+        catcher.host, catcher.port, USER, "wrong-password-xyz", starttls=True, ca_file=str(certificate[0])
+    )
+    mailer, registry = _mailer(transport)
+    with pytest.raises(MailError, match="SMTPAuthenticationError") as caught:
+        mailer.send(EMAIL)
+    assert "wrong-password-xyz" not in str(caught.value)
+    assert catcher.messages == []
+    assert _sent(registry, "failure") == 1
+
+
+def test_implicit_tls_trusting_the_ca_file(
+    smtp_server: Callable[..., MailCatcher], certificate: tuple[Path, Path]
+) -> None:
+    catcher = smtp_server(ssl_context=_server_context(certificate))
+    transport = SmtpTransport(catcher.host, catcher.port, implicit_tls=True, ca_file=str(certificate[0]), timeout=5)
+    _mailer(transport)[0].send(EMAIL)
+    _assert_delivered(catcher)
+
+
+def test_certificate_not_trusted_is_refused(
+    smtp_server: Callable[..., MailCatcher], certificate: tuple[Path, Path]
+) -> None:
+    catcher = smtp_server(ssl_context=_server_context(certificate))
+    with pytest.raises(MailError, match="CERTIFICATE_VERIFY_FAILED"):
+        _mailer(SmtpTransport(catcher.host, catcher.port, implicit_tls=True, timeout=5))[0].send(EMAIL)
+    assert catcher.messages == []
+
+
+def test_server_that_never_answers_times_out() -> None:
+    with socket.socket() as silent:  # accepts connections (backlog) but never sends a greeting
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        with pytest.raises(MailError, match="timed out"):
+            _mailer(SmtpTransport("127.0.0.1", port, timeout=0.5))[0].send(EMAIL)
+
+
+def test_server_down_is_a_mail_error() -> None:
+    mailer, registry = _mailer(SmtpTransport("127.0.0.1", free_port(), timeout=2))
+    with pytest.raises(MailError, match="ConnectionRefusedError"):
+        mailer.send(EMAIL)
+    assert _sent(registry, "failure") == 1
+
+
+def test_http_email_service_gets_the_message_as_json(receiver: Callable[[], Receiver]) -> None:
+    service = receiver()
+    mailer, registry = _mailer(HttpEmailTransport(f"{service.url}/send", timeout=5))
+    mailer.send(EMAIL)
+    (request,) = service.requests
+    assert (request.method, request.path) == ("POST", "/send")
+    assert request.json() == {
+        "from": SENDER,
+        "to": TO,
+        "subject": EMAIL.subject,
+        "text": "plain body",
+        "html": "<p>html body</p>",
+        "type": "alert",
+    }
+    assert _sent(registry, "success") == 1
+
+
+def test_http_email_service_failing_or_down_is_a_mail_error(receiver: Callable[[], Receiver]) -> None:
+    service = receiver()
+    service.answer_with(503, times=1)
+    mailer, registry = _mailer(HttpEmailTransport(service.url, timeout=5))
+    with pytest.raises(MailError, match="answered 503"):
+        mailer.send(EMAIL)
+    mailer.send(EMAIL)  # the service is back
+    service.stop()
+    with pytest.raises(MailError, match="unreachable"):
+        mailer.send(EMAIL)
+    assert (_sent(registry, "failure"), _sent(registry, "success")) == (2, 1)
