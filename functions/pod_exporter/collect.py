@@ -1,9 +1,9 @@
 """Lists pods through the kubernetes client as raw JSON pages and keeps only what the series need.
 
 The typed models of the kubernetes client cost milliseconds and kilobytes per
-pod; reading each page as JSON (``_preload_content=False``) and cutting every
-pod down to a :class:`~pod_exporter.series.PodState` at once keeps a run's
-memory bounded by the page size plus a small tuple per pod.
+pod; each page is taken as raw JSON (``_preload_content=False``) and read
+straight into :class:`~pod_exporter.pods.PodState` tuples, so a run's memory
+is one page's text plus a small tuple per pod.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pod_exporter.failures import ExportFailure
-from pod_exporter.series import PodState, pod_state
+from pod_exporter.pods import NotAPodList, PodState, read_page
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -60,10 +60,9 @@ def _list_scope(core: Any, namespace: str | None, page_size: int, timeout: float
         token: str | None = None
         try:
             while True:
-                page = _fetch_page(core, namespace, page_size, token, timeout, scope)
+                page_pods, token = _read_page(core, namespace, page_size, token, timeout, scope)
                 pages += 1
-                pods.extend(pod_state(item) for item in page["items"])
-                token = page["continue"]
+                pods.extend(page_pods)
                 if not token:
                     return pods, pages, attempt - 1
         except Exception as error:
@@ -79,9 +78,10 @@ def _list_scope(core: Any, namespace: str | None, page_size: int, timeout: float
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 
-def _fetch_page(
+def _read_page(
     core: Any, namespace: str | None, page_size: int, token: str | None, timeout: float, scope: str
-) -> dict[str, Any]:
+) -> tuple[list[PodState], str | None]:
+    """One page of the list: its pods cut down to what the series need, and the continue token (None at the end)."""
     options: dict[str, Any] = {"limit": page_size, "_preload_content": False, "_request_timeout": (timeout, timeout)}
     if token:
         options["_continue"] = token
@@ -90,18 +90,17 @@ def _fetch_page(
     else:
         response = core.list_pod_for_all_namespaces(**options)
     try:
-        body = json.loads(response.data)
-    except ValueError:
-        raise ExportFailure(
-            "kubernetes_error", 502, f"the Kubernetes API answered a pod list {scope} that is not JSON"
-        ) from None
+        body = response.data
     finally:
         response.release_conn()
-    items = body.get("items") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise ExportFailure("kubernetes_error", 502, f"the Kubernetes API answered {scope} with no pod list items")
-    metadata = body.get("metadata") or {}
-    return {"items": items, "continue": metadata.get("continue") or None}
+    try:
+        return read_page(body)
+    except NotAPodList as error:
+        raise ExportFailure(
+            "kubernetes_error",
+            502,
+            f"the Kubernetes API answered a request for pods {scope} with no pod list ({error})",
+        ) from None
 
 
 def _status(error: Exception) -> int | None:

@@ -35,6 +35,9 @@ def load_config(env: Env) -> ExporterConfig:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"PUSHGATEWAY_URL={url!r} is not an http(s) URL, e.g. http://pushgateway.monitoring:9091")
+    if parts.username or parts.password:
+        # The push sends no basic auth from the URL, and a URL with a password would end up in logs.
+        raise ConfigError("PUSHGATEWAY_URL must not carry a user or password; give the Pushgateway's plain URL")
     namespaces = tuple(dict.fromkeys(get_list(env, "WATCH_NAMESPACES")))
     for namespace in namespaces:
         if not _NAMESPACE.match(namespace):

@@ -1,39 +1,34 @@
-"""From pod JSON, as the Kubernetes API lists it, to the series pushed for ``job="whooper-pod-exporter"``.
+"""From the pods' kept states to the series pushed for ``job="whooper-pod-exporter"``.
 
-A pod is cut down to :class:`PodState` as soon as its page is read, keeping
-only what a series needs, so a run holds a few small tuples per pod rather than
-the API's objects. :class:`PodGroup` turns the kept states into metric families
-lazily, one family at a time, when the registry is pushed.
+:class:`PodGroup` turns the states into metric families lazily, one family at
+a time, when the registry is pushed, so only one family's samples exist at once.
 """
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import attrgetter
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.samples import Sample
 
-PHASES = ("Running", "Pending", "Failed", "Succeeded", "Unknown")
-_KNOWN_PHASES = frozenset(PHASES)
-
-
-class ContainerState(NamedTuple):
-    name: str
-    restarts: int
-    waiting_reason: str | None
-    terminated_reason: str | None
+from pod_exporter.pods import PHASES, ContainerState, PodState
 
 
-class PodState(NamedTuple):
-    namespace: str
-    name: str
-    phase: str
-    pending_since: float | None  # unix time, only for a Pending pod
-    containers: tuple[ContainerState, ...]
+def _streamed(name: str, documentation: str, kind: str, samples: Iterator[Sample]) -> Metric:
+    """A family whose samples are made while it is written out rather than held in a list.
+
+    The exposition (``generate_latest``, under ``push_to_gateway``) reads each
+    family's samples once, in order; a generator in their place means the
+    samples of 100,000 containers never exist all at once, which halves a
+    large run's peak memory.
+    """
+    family = Metric(name, documentation, kind)
+    family.samples = samples  # type: ignore[assignment]
+    return family
 
 
 class RunHealth(NamedTuple):
@@ -42,55 +37,6 @@ class RunHealth(NamedTuple):
     finished_at: float
     duration_seconds: float
     pods_listed: int
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _timestamp(value: Any) -> float | None:
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
-
-
-def _container(status: Mapping[str, Any]) -> ContainerState:
-    state = status.get("state") or {}
-    last_state = status.get("lastState") or {}
-    waiting = state.get("waiting") or {}
-    # A container that is terminated now (restartPolicy Never, or between restarts) last terminated for that
-    # reason; otherwise the previous termination in lastState is the latest one.
-    terminated = state.get("terminated") or last_state.get("terminated") or {}
-    restarts = status.get("restartCount")
-    waiting_reason = _text(waiting.get("reason"))
-    terminated_reason = _text(terminated.get("reason"))
-    return ContainerState(
-        name=sys.intern(_text(status.get("name")) or "unnamed"),
-        restarts=restarts if isinstance(restarts, int) else 0,
-        waiting_reason=sys.intern(waiting_reason) if waiting_reason else None,
-        terminated_reason=sys.intern(terminated_reason) if terminated_reason else None,
-    )
-
-
-def pod_state(item: Mapping[str, Any]) -> PodState:
-    """What the series need from one pod of a pod list (init containers included: they crash-loop too)."""
-    metadata = item.get("metadata") or {}
-    status = item.get("status") or {}
-    phase = status.get("phase")
-    phase = phase if phase in _KNOWN_PHASES else "Unknown"
-    statuses = [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]
-    return PodState(
-        # Interned: a namespace name repeats on every pod of the namespace; one copy is kept.
-        namespace=sys.intern(_text(metadata.get("namespace")) or "default"),
-        name=_text(metadata.get("name")) or "unnamed",
-        phase=sys.intern(phase),
-        pending_since=_timestamp(metadata.get("creationTimestamp")) if phase == "Pending" else None,
-        containers=tuple(_container(s) for s in statuses if isinstance(s, Mapping)),
-    )
 
 
 class PodGroup:
@@ -137,54 +83,61 @@ class PodGroup:
         return family
 
     def _per_pod(self) -> Iterator[Metric]:
-        phase = GaugeMetricFamily(
-            "whooper_pod_phase", "1 for the pod's current phase.", labels=["namespace", "pod", "phase"]
+        pods = self.pods
+        yield _streamed(
+            "whooper_pod_phase",
+            "1 for the pod's current phase.",
+            "gauge",
+            (Sample("whooper_pod_phase", {"namespace": p.namespace, "pod": p.name, "phase": p.phase}, 1) for p in pods),
         )
-        for pod in self.pods:
-            phase.add_metric([pod.namespace, pod.name, pod.phase], 1)
-        yield phase
-
-        restarts = CounterMetricFamily(
+        yield _streamed(
             "whooper_pod_container_restarts",
             "Restarts of a container (its restartCount).",
-            labels=["namespace", "pod", "container"],
+            "counter",
+            (
+                Sample(
+                    "whooper_pod_container_restarts_total",
+                    {"namespace": p.namespace, "pod": p.name, "container": c.name},
+                    c.restarts,
+                )
+                for p in pods
+                for c in p.containers
+            ),
         )
-        for pod in self.pods:
-            for container in pod.containers:
-                restarts.add_metric([pod.namespace, pod.name, container.name], container.restarts)
-        yield restarts
-
-        waiting = GaugeMetricFamily(
+        yield self._reasons(
             "whooper_pod_container_waiting",
             "1 while a container waits, with the reason (CrashLoopBackOff, ImagePullBackOff, ...).",
-            labels=["namespace", "pod", "container", "reason"],
+            attrgetter("waiting_reason"),
         )
-        for pod in self.pods:
-            for container in pod.containers:
-                if container.waiting_reason:
-                    waiting.add_metric([pod.namespace, pod.name, container.name, container.waiting_reason], 1)
-        yield waiting
-
-        terminated = GaugeMetricFamily(
+        yield self._reasons(
             "whooper_pod_container_last_terminated",
             "1 for the reason a container last terminated (OOMKilled, Error, Completed, ...).",
-            labels=["namespace", "pod", "container", "reason"],
+            attrgetter("terminated_reason"),
         )
-        for pod in self.pods:
-            for container in pod.containers:
-                if container.terminated_reason:
-                    terminated.add_metric([pod.namespace, pod.name, container.name, container.terminated_reason], 1)
-        yield terminated
-
-        pending = GaugeMetricFamily(
-            "whooper_pod_pending_since_timestamp_seconds",
+        name = "whooper_pod_pending_since_timestamp_seconds"
+        yield _streamed(
+            name,
             "Unix time a Pending pod was created (it has been pending since).",
-            labels=["namespace", "pod"],
+            "gauge",
+            (
+                Sample(name, {"namespace": p.namespace, "pod": p.name}, p.pending_since)
+                for p in pods
+                if p.pending_since is not None
+            ),
         )
-        for pod in self.pods:
-            if pod.pending_since is not None:
-                pending.add_metric([pod.namespace, pod.name], pod.pending_since)
-        yield pending
+
+    def _reasons(self, name: str, documentation: str, reason_of: Callable[[ContainerState], str | None]) -> Metric:
+        return _streamed(
+            name,
+            documentation,
+            "gauge",
+            (
+                Sample(name, {"namespace": p.namespace, "pod": p.name, "container": c.name, "reason": reason}, 1)
+                for p in self.pods
+                for c in p.containers
+                if (reason := reason_of(c))
+            ),
+        )
 
     def _health(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(

@@ -46,6 +46,7 @@ def test_every_setting_is_read(env: dict[str, str]) -> None:
     [
         ("PUSHGATEWAY_URL", "", "PUSHGATEWAY_URL is not set"),
         ("PUSHGATEWAY_URL", "pushgateway:9091", "not an http\\(s\\) URL"),
+        ("PUSHGATEWAY_URL", "http://admin:hunter2@pushgateway:9091", "must not carry a user or password"),
         ("WATCH_NAMESPACES", "shop,Bad_Name", "'Bad_Name', which is not a namespace name"),
         ("POD_PAGE_SIZE", "0", "POD_PAGE_SIZE=0 is below the minimum of 1"),
         ("KUBE_TIMEOUT_SECONDS", "soon", "KUBE_TIMEOUT_SECONDS='soon' is not a number"),
@@ -54,5 +55,6 @@ def test_every_setting_is_read(env: dict[str, str]) -> None:
 )
 def test_bad_settings_are_named(env: dict[str, str], variable: str, value: str, message: str) -> None:
     env[variable] = value
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as raised:
         load_config(env)
+    assert "hunter2" not in str(raised.value)

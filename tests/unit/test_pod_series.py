@@ -17,7 +17,8 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pod_exporter.series import PodGroup, RunHealth, pod_state
+from pod_exporter.pods import read_page
+from pod_exporter.series import PodGroup, RunHealth
 
 POD_LIST = json.loads((Path(__file__).parent / "data" / "pod_list.json").read_text())
 HEALTH = RunHealth(finished_at=1_764_752_400.0, duration_seconds=0.25, pods_listed=12)
@@ -27,7 +28,8 @@ Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 def exposition(items: list[dict[str, Any]], namespaces: tuple[str, ...] = ()) -> str:
     """The group exactly as it is pushed: the text a fresh registry holding it exposes."""
-    group = PodGroup([pod_state(item) for item in items], HEALTH, namespaces)
+    pods, _ = read_page(json.dumps({"kind": "PodList", "apiVersion": "v1", "items": items}).encode())
+    group = PodGroup(pods, HEALTH, namespaces)
     return generate_latest(group.registry()).decode()
 
 
