@@ -2,8 +2,8 @@
 
 The typed models of the kubernetes client cost milliseconds and kilobytes per
 pod; each page is taken as raw JSON (``_preload_content=False``) and read
-straight into :class:`~pod_exporter.pods.PodState` tuples, so a run's memory
-is one page's text plus a small tuple per pod.
+straight into small :class:`~pod_exporter.pods.PodState` records, so a run's memory
+is one page's text plus a few hundred bytes per pod.
 """
 
 from __future__ import annotations

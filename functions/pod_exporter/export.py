@@ -17,7 +17,8 @@ class Result:
     namespaces: int
     pages: int
     restarts: int  # lists started again after a 410 Gone
-    list_seconds: float  # listing and building the group (pushed as run_duration_seconds)
+    list_seconds: float  # listing the pods (pushed as run_duration_seconds)
+    # writing the group out (the exposition is made while it is pushed) and the PUT
     push_seconds: float
 
     def as_dict(self) -> dict[str, float | int]:

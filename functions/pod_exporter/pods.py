@@ -4,7 +4,7 @@ The decoder declares only those fields (name, namespace, creation time, phase,
 and per container its name, restart count and waiting/terminated reasons);
 msgspec skips everything else (managedFields, specs, conditions, ...) while it
 parses, without building Python objects for it. Each pod is then cut down to a
-:class:`PodState` tuple, which is all a run keeps.
+:class:`PodState` record (a few hundred bytes), which is all a run keeps.
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ class PodGroup:
         )
         yield GaugeMetricFamily(
             "whooper_pod_exporter_run_duration_seconds",
-            "Time the last run took to list the pods and build this group.",
+            "Time the last run took to list and read the pods.",
             value=self.health.duration_seconds,
         )
         yield GaugeMetricFamily(

@@ -8,6 +8,7 @@ failed run pushed anything.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from collections.abc import Callable, Iterator
@@ -408,3 +409,25 @@ def test_pushgateway_rejecting_the_push_gives_its_reason(
     assert group["last_push_successful"] is False
     assert not [name for name in group if name.startswith("whooper_")]
     assert counter(client, 'whooper_pod_exporter_errors_total{kind="pushgateway_rejected"}') == 1
+
+
+def test_served_function_answers_and_logs_a_forbidden_list(
+    kube: KubeApiServer, env: dict[str, str], pushgateway: Service, serve_function: Callable[..., ServedFunction]
+) -> None:
+    function = serve_function("pod_exporter", env)
+    kube.fail(403, times=1)
+    answer = requests.post(f"{function.url}/", headers=PING_HEADERS, timeout=30)
+    assert answer.status_code == 502
+    assert "RBAC" in answer.json()["error"]
+    assert pushed_group(pushgateway) is None
+
+    def logged_error() -> dict[str, Any] | None:
+        for line in function.logs().splitlines():
+            if line.startswith("{") and json.loads(line).get("kind") == "kubernetes_forbidden":
+                return dict(json.loads(line))
+        return None
+
+    entry = wait_until(logged_error, timeout=10, what="the failure logged")
+    assert entry["severity"] == "ERROR"
+    assert "403 Forbidden" in entry["message"]
+    assert "Traceback" not in function.logs()
