@@ -12,6 +12,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results.md"
+README = REPO / "README.md"
+# The README quotes the latest table between these lines; each run rewrites what lies between them.
+QUOTE_START = "<!-- bench/results.md: written by nox -s bench -->"
+QUOTE_END = "<!-- end of bench/results.md -->"
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,24 @@ def render(rows: Sequence[Row], notes: Sequence[str]) -> str:
     return text
 
 
-def write(rows: Sequence[Row], notes: Sequence[str], path: Path = RESULTS) -> str:
-    """The Markdown file the README quotes: when and where it ran, the table, the notes."""
-    body = render(rows, notes)
-    text = (
+def write(rows: Sequence[Row], notes: Sequence[str], path: Path = RESULTS, readme: Path = README) -> str:
+    """The Markdown file the README quotes (when and where it ran, the table, the notes), and the quote."""
+    body = f"Measured {machine()}.\n\n" + render(rows, notes)
+    path.write_text(
         "# Benchmark results\n\n"
-        f"Measured by `nox -s bench` ({machine()}). Ratios compare with a baseline measured in the same run "
-        "on the same machine and are the verdict; absolute times are for context.\n\n" + body
+        "Written by `nox -s bench`. Ratios compare with a baseline measured in the same run on the same machine "
+        "and are the verdict; absolute times are for context.\n\n" + body
     )
-    path.write_text(text)
+    _quote(readme, body)
     sys.stdout.write(body)
-    return text
+    return body
+
+
+def _quote(readme: Path, body: str) -> None:
+    if not readme.exists():
+        return
+    text = readme.read_text()
+    start, end = text.find(QUOTE_START), text.find(QUOTE_END)
+    if start < 0 or end < start:
+        return
+    readme.write_text(text[: start + len(QUOTE_START)] + "\n" + body + text[end:])

@@ -58,7 +58,8 @@ def _server_time(function: ServedFunction) -> tuple[float, float]:
 
 
 def _summary(result: LoadResult) -> str:
-    return f"{result.per_second:.0f}/s, p50 {seconds(result.p(50))}, p99 {seconds(result.p(99))}"
+    rate = f"{result.per_second:.1f}" if result.per_second < 10 else f"{result.per_second:.0f}"
+    return f"{rate}/s, p50 {seconds(result.p(50))}, p99 {seconds(result.p(99))}"
 
 
 def _check(name: str, result: LoadResult, function: ServedFunction) -> None:
