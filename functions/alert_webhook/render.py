@@ -158,6 +158,7 @@ class Renderer:
         title = subject(notification)
         context = {
             "subject": title,
+            "headline": one_line(f"{notification_name(notification)} ({notification_severity(notification)})"),
             "status": status,
             "banner_colour": RESOLVED_COLOUR
             if status == "resolved"

@@ -16,7 +16,7 @@ from alert_webhook.render import Renderer, notification_name
 from alert_webhook.sink import EventSink, SinkError
 from whooper_common.alertmanager import Notification
 from whooper_common.events import alert_event
-from whooper_common.httpapp import HTTPError, json_response
+from whooper_common.httpapp import HTTPError, error_response, json_response
 from whooper_common.mailer import Mailer, MailError, one_line
 from whooper_common.metrics import NAMESPACE
 
@@ -24,6 +24,17 @@ log = logging.getLogger("whooper.alert_webhook")
 
 FUNCTION = "alert_webhook"
 RETRY_AFTER = {"Retry-After": "10"}
+
+
+def _without_reading_the_body(response: flask.Response) -> flask.Response:
+    """Mark a refusal as streamed: functions-framework then skips reading the rest of the body into memory.
+
+    It reads the whole request body after every non-streamed answer; for an
+    unauthenticated or oversized request that would buffer whatever the sender
+    chose to send (gigabytes), which the refusal exists to avoid.
+    """
+    response.response = iter([response.get_data()])
+    return response
 
 
 class AlertMetrics:
@@ -76,8 +87,13 @@ class AlertWebhook:
         self._clock = clock
 
     def __call__(self, request: flask.Request) -> flask.Response:
-        self.auth.check(request)
-        notification = read_notification(request, self.max_body_bytes)
+        try:
+            self.auth.check(request)
+            notification = read_notification(request, self.max_body_bytes)
+        except HTTPError as error:
+            # The caller sees the reason; the operator, who wonders why no email came, sees it here.
+            log.warning("Request refused with %d: %s", error.status, error.message, extra={"status": error.status})
+            return _without_reading_the_body(error_response(error.status, error.message, error.headers))
         log.info(
             "Received %d alert(s) from Prometheus AlertManager",
             len(notification.alerts),

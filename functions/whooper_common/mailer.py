@@ -8,6 +8,7 @@ came from labels can never add a mail header.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import smtplib
@@ -82,20 +83,27 @@ class SmtpTransport:
     def _tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file or None)
 
+    def _connect(self) -> smtplib.SMTP:
+        if self.implicit_tls:
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls())
+        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+
     def deliver(self, email: Email, sender: str, recipients: Sequence[str]) -> None:
         message = build_message(email, sender, recipients)
         try:
-            client: smtplib.SMTP
-            if self.implicit_tls:
-                client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls())
-            else:
-                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            with client:
+            client = self._connect()
+            try:
                 if self.starttls and not self.implicit_tls:
                     client.starttls(context=self._tls())
                 if self.username:
                     client.login(self.username, self.password)
                 client.send_message(message, from_addr=sender, to_addrs=list(recipients))
+            finally:
+                # Once send_message returned, the server has the message: a failing QUIT must not become a
+                # MailError, or the caller's retry would send the email a second time.
+                with contextlib.suppress(OSError, smtplib.SMTPException):
+                    client.quit()
+                client.close()
         except (OSError, smtplib.SMTPException) as error:
             # The error text never includes the password; smtplib does not echo AUTH data.
             raise MailError(f"SMTP {self.host}:{self.port} failed: {type(error).__name__}: {error}") from None
@@ -197,7 +205,7 @@ def transport_from_env(env: Env) -> Transport:
     ca_file = get_str(env, "SMTP_CA_FILE")
     if ca_file and not os.path.isfile(ca_file):
         # Caught here, not at the first send: otherwise every alert would get a retryable 503 for a config mistake.
-        raise ConfigError(f"SMTP_CA_FILE={ca_file!r} is not a readable file: point it at the CA bundle in PEM form")
+        raise ConfigError(f"SMTP_CA_FILE={ca_file!r} is not a file: point it at the CA bundle (PEM)")
     return SmtpTransport(
         host=require_str(env, "SMTP_HOST", "set the mail server's host name, or EMAIL_APP_URL for the email service"),
         port=get_int(env, "SMTP_PORT", 465 if ssl_on else 587 if starttls else 25, minimum=1),

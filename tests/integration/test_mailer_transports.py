@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -206,3 +207,31 @@ def test_http_email_service_failing_or_down_is_a_mail_error(receiver: Callable[[
     with pytest.raises(MailError, match="unreachable"):
         mailer.send(EMAIL)
     assert (_sent(registry, "failure"), _sent(registry, "success")) == (2, 1)
+
+
+class _RefusesQuit:
+    """An aiosmtpd handler that accepts the message and then answers QUIT with an error."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
+        self.received.append(bytes(envelope.original_content or b""))
+        return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, _server: SMTP, _session: Session, _envelope: Envelope) -> str:
+        return "421 closing with an error after all"
+
+
+def test_failing_quit_after_the_message_was_accepted_is_a_success() -> None:
+    """Reporting it as a failure would make the caller retry and the email arrive twice."""
+    handler = _RefusesQuit()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        mailer, registry = _mailer(SmtpTransport("127.0.0.1", controller.port, timeout=5))
+        mailer.send(EMAIL)
+    finally:
+        controller.stop()
+    assert len(handler.received) == 1
+    assert _sent(registry, "success") == 1

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -257,3 +259,55 @@ def test_label_values_are_escaped_in_the_exposition() -> None:
     assert of_pod(found, "whooper_pod_container_waiting", "api-5c8d7f6b9-q4r7t") == {
         labels(namespace="shop", pod="api-5c8d7f6b9-q4r7t", container="api", reason='Odd"Reason\\x'): 1
     }
+
+
+container_statuses = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True),
+            "restartCount": st.integers(min_value=0, max_value=10_000),
+            "state": st.sampled_from([{}, {"running": {}}, {"waiting": {"reason": "CrashLoopBackOff"}}]),
+            "lastState": st.sampled_from([{}, {"terminated": {"reason": "OOMKilled", "exitCode": 137}}]),
+        }
+    ),
+    max_size=3,
+    unique_by=lambda c: c["name"],
+)
+pods = st.lists(
+    st.fixed_dictionaries(
+        {
+            "metadata": st.fixed_dictionaries(
+                {
+                    "namespace": st.sampled_from(["shop", "batch", "kube-system"]),
+                    "name": st.from_regex(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?", fullmatch=True),
+                    "creationTimestamp": st.just("2026-12-03T09:00:00Z"),
+                }
+            ),
+            "status": st.fixed_dictionaries(
+                {"phase": st.sampled_from(["Running", "Pending", "Failed", "Succeeded", "Unknown"])},
+                optional={"containerStatuses": container_statuses},
+            ),
+        }
+    ),
+    max_size=20,
+    unique_by=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(items=pods)
+def test_totals_namespaces_and_pods_agree_for_any_list(items: list[dict[str, Any]]) -> None:
+    found = series(items)
+    total = found[("whooper_pods_total", frozenset())]
+    assert total == len(items)
+    assert (
+        sum(
+            found[(f"whooper_pods_{phase}", frozenset())]
+            for phase in ("running", "pending", "failed", "succeeded", "unknown")
+        )
+        == total
+    )
+    assert sum(v for (m, _), v in found.items() if m == "whooper_namespace_pods") == total
+    assert sum(v for (m, _), v in found.items() if m == "whooper_pod_phase") == total
+    containers = sum(len(p["status"].get("containerStatuses", [])) for p in items)
+    assert len([m for (m, _) in found if m == "whooper_pod_container_restarts_total"]) == containers

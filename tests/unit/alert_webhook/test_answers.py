@@ -46,12 +46,14 @@ def _small(name: str = "resolved") -> str:
     return json.dumps(payload(name))
 
 
-def test_no_token_is_401(client: FlaskClient) -> None:
+def test_no_token_is_401(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     response = client.post("/", data=_small(), content_type="application/json")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     status, _ = _post(client, _small(), {"Authorization": "Bearer nope"})
     assert status == 401
+    assert "nope" not in caplog.text
+    assert "Request refused with 401: bearer token is not valid" in caplog.text
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
@@ -108,12 +110,13 @@ def test_deep_nesting_is_400(client: FlaskClient) -> None:
     assert "too deeply nested" in error
 
 
-def test_invalid_alert_field_is_named(client: FlaskClient) -> None:
+def test_invalid_alert_field_is_named_and_logged(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     data = payload("resolved")
     data["alerts"][1]["labels"]["pod"] = None
     status, error = _post(client, json.dumps(data))
     assert status == 400
     assert error == "not an Alertmanager webhook notification: alerts[1].labels.pod: must be a string"
+    assert f"Request refused with 400: {error}" in caplog.text
 
 
 def test_mail_server_unavailable_is_503(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
@@ -131,3 +134,20 @@ def test_missing_token_configuration_is_503_naming_the_variable() -> None:
     response = client.get("/healthz")
     assert response.status_code == 503
     assert "WEBHOOK_BEARER_TOKEN is not set" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Authorization": "Bearer wrong", "Content-Type": "application/json"}, 401),
+        ({**AUTH, "Content-Type": "text/plain"}, 415),
+        ({**AUTH, "Content-Type": "application/json", "Content-Length": "999999999"}, 413),
+    ],
+)
+def test_a_refused_body_is_never_read(client: FlaskClient, headers: dict[str, str], status: int) -> None:
+    """A sender cannot make the function buffer a body it refuses (functions-framework reads what is left)."""
+    body = io.BytesIO(b"x" * 6000)
+    response = client.post("/", input_stream=body, headers=headers)
+    assert response.status_code == status
+    assert response.get_json()["error"]
+    assert body.tell() == 0
