@@ -313,9 +313,20 @@ def test_incident_crd_matches_the_contract() -> None:
         "pod",
         "startsAt",
         "summary",
+        "generatorURL",
+        "externalURL",
         "labels",
         "annotations",
     }
     status = properties["status"]["properties"]
-    assert set(status) == {"phase", "reportSentAt", "resolvedAt", "endsAt", "mttrSeconds", "summarySource"}
+    assert set(status) == {
+        "phase",
+        "reportSentAt",
+        "resolvedAt",
+        "endsAt",
+        "mttrSeconds",
+        "summarySource",
+        "summary",
+        "resolutionSentAt",
+    }
     assert status["phase"]["enum"] == ["Open", "Resolved"]
