@@ -13,7 +13,7 @@ import sys
 import time
 
 # Modules whose import is a cold-start cost worth naming.
-HEAVY = ("kubernetes", "google.genai", "jinja2", "cloudevents", "requests", "aiosmtpd")
+HEAVY = ("kubernetes", "google.genai", "requests", "urllib3", "prometheus_client", "msgspec", "jinja2", "cloudevents")
 
 
 def main(source: str) -> None:

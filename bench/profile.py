@@ -25,7 +25,7 @@ from bench.configs import BARE_SOURCE, alert_webhook_env, pod_exporter_env, writ
 from bench.exporter import _server, _stand_in
 from bench.measure import FUNCTIONS, Background, child_env
 from bench.payloads import notification
-from bench.webhook import HEADERS, SINKS_ARGS, _sinks_ready
+from bench.webhook import HEADERS, _sinks_ready
 from devstack.stack import start_pushgateway
 
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
@@ -35,7 +35,7 @@ def webhook(alerts: int, requests: int) -> None:
     from functions_framework import create_app
     from pyinstrument import Profiler
 
-    with Background(["-m", "bench.sinks", *SINKS_ARGS], child_env(), "sinks") as sinks:
+    with Background(["-m", "bench.sinks"], child_env(), "sinks") as sinks:
         smtp_port, sink_url = _sinks_ready(sinks.ready_line)
         sys.path.insert(0, str(FUNCTIONS))  # as functions-framework's command line has it, through PYTHONPATH
         with mock.patch.dict(os.environ, alert_webhook_env(smtp_port, sink_url)):

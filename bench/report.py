@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -42,10 +43,11 @@ def machine() -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
-    cpus = len(__import__("os").sched_getaffinity(0))
+    load = os.getloadavg()[1]  # other work on a shared machine slows everything; the ratios absorb most of it
     return (
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, {cpus} CPU(s), "
-        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}"
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, {len(os.sched_getaffinity(0))} CPU(s) "
+        f"(load average {load:.1f} over 5 minutes), Python {platform.python_version()} on {platform.system()} "
+        f"{platform.machine()}"
     )
 
 
