@@ -85,6 +85,12 @@ def _ratio(export: Measured, typed: Measured) -> str:
     )
 
 
+def _growth(results: dict[int, AtSize], pods: int) -> str:
+    """How the export's peak memory grows with the cluster beyond 10,000 pods (bounded by the page: about 0)."""
+    grown = results[pods].exported.peak_rss_kib - results[10_000].exported.peak_rss_kib
+    return f"peak +{megabytes(grown * 10_000 / (pods - 10_000))} per 10,000 pods beyond 10,000"
+
+
 def measure() -> tuple[list[Row], list[str]]:
     rows: list[Row] = []
     results: dict[int, AtSize] = {}
@@ -100,9 +106,8 @@ def measure() -> tuple[list[Row], list[str]]:
         if pods == max(SIZES):
             goal, holds = f"peak ≤ {megabytes(MEMORY_GOAL_KIB)}", exported.peak_rss_kib <= MEMORY_GOAL_KIB
         baseline = f"typed list: {typed}" if typed else "typed list: not measured (minutes at this size)"
-        rows.append(
-            Row(what, f"{pods:,} pods", str(exported), baseline, _ratio(exported, typed) if typed else "", goal, holds)
-        )
+        ratio = _ratio(exported, typed) if typed else _growth(results, pods)
+        rows.append(Row(what, f"{pods:,} pods", str(exported), baseline, ratio, goal, holds))
     large = max(SIZES)
     per_pod = {pods: at_size.exported.cpu_seconds / pods for pods, at_size in results.items()}
     growth = per_pod[large] / per_pod[10_000]
