@@ -46,8 +46,12 @@ class ServedFunction:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log_path(self) -> Path:
+        return Path(self._log.name)
+
     def logs(self) -> str:
-        return Path(self._log.name).read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")
 
     def start(self, wait: float = 30.0) -> ServedFunction:
         env = {
