@@ -46,9 +46,6 @@ CONTRACT_VARIABLES = frozenset(
 def test_function_serves_health_and_metrics(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WEBHOOK_ALLOW_UNAUTHENTICATED", "true")
     monkeypatch.setenv("PUSHGATEWAY_URL", "http://127.0.0.1:9")
-    # incident_report also needs a mail server configured (not contacted here).
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("ALERT_EMAIL", "oncall@example.com")
     monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kubeconfig")))
     monkeypatch.setenv("SMTP_HOST", "127.0.0.1")  # the mailers need a server and recipients to build
     monkeypatch.setenv("ALERT_EMAIL", "oncall@example.com")
