@@ -66,7 +66,7 @@ def time_to_first_200(name: str, source: Path, env: dict[str, str]) -> float:
     return elapsed
 
 
-def measure(runs: int = 5) -> tuple[list[Row], list[str]]:
+def measure(runs: int = 7) -> tuple[list[Row], list[str]]:
     imports: dict[str, list[float]] = {}
     firsts: dict[str, list[float]] = {}
     loaded: dict[str, tuple[list[str], list[str]]] = {}
