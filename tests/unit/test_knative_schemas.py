@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from tests.unit import knative_build as kb
+from tests.unit.crd_schemas import strict as _strict
 
 # Knative 1.17 (whose CRD schemas the models are generated from) needs Kubernetes 1.30 or later.
 KUBERNETES_VERSIONS = ["1.30", kubernetes_validate.latest_version()]
@@ -56,19 +57,6 @@ CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "Clust
 
 def _ids(entries: list[tuple[str, str, str]]) -> list[str]:
     return [f"{kind}/{name}" for _, kind, name in entries]
-
-
-def _strict(node: Any) -> Any:
-    """No field beyond those a schema names, as the API server's strict field validation would have it."""
-    if isinstance(node, dict):
-        if "properties" in node and "additionalProperties" not in node:
-            node["additionalProperties"] = False
-        for value in node.values():
-            _strict(value)
-    elif isinstance(node, list):
-        for value in node:
-            _strict(value)
-    return node
 
 
 @functools.cache
