@@ -14,7 +14,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
-LINT_PATHS = ["functions", "devstack", "tests", "noxfile.py"]
+LINT_PATHS = ["functions", "devstack", "tests", "bench", "noxfile.py"]
 
 
 def _install(session: nox.Session) -> None:
@@ -43,3 +43,15 @@ def tests(session: nox.Session) -> None:
     _install(session)
     # Any non-zero exit fails the session, pytest's 5 ("no tests ran") included: a run that tests nothing fails.
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Speed and cost against baselines measured in the same run; prints one table and writes bench/results.md.
+
+    Not a default session: it takes several minutes and needs the same container engine as the integration
+    tests. ``-- --only webhook cold-start`` runs a subset; ``-- --no-write`` leaves bench/results.md alone.
+    """
+    _install(session)
+    session.install("-r", "bench/requirements.txt")
+    session.run("python", "-m", "bench.run", *session.posargs)
