@@ -14,7 +14,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
-LINT_PATHS = ["functions", "devstack", "tests", "noxfile.py"]
+LINT_PATHS = ["functions", "devstack", "tests", "bench", "noxfile.py"]
 
 
 def _install(session: nox.Session) -> None:
@@ -50,3 +50,15 @@ def demo(session: nox.Session) -> None:
     """The whole pipeline on this machine: a pod fails, another crash-loops, both recover (about two minutes)."""
     _install(session)
     session.run("python", "-m", "devstack.demo", *session.posargs, env={"PYTHONPATH": "functions:."})
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Speed and cost against baselines measured in the same run; prints one table and writes bench/results.md.
+
+    Not a default session: it takes several minutes and needs the same container engine as the integration
+    tests. ``-- --only webhook cold-start`` runs a subset; ``-- --no-write`` leaves bench/results.md alone.
+    """
+    _install(session)
+    session.install("-r", "bench/requirements.txt")
+    session.run("python", "-m", "bench.run", *session.posargs)

@@ -32,9 +32,10 @@ HEALTHY = [
     ("platform", "ingress-nginx-controller-5d8f9-l2p4q"),
 ]
 FAILING = ("shop", "checkout-7d9f8c6b5-x2k4p")
-CRASHING = ("payments", "ledger-84f6d9c7b-t5r2z")
+LEDGER = ("payments", "ledger-84f6d9c7b-t5r2z")
+CRASHING = ("payments", "ledger-9d8c7b6a5-w4x8c")  # a bad rollout's pod, replacing the healthy ledger
 # Recovery is a rollout, as in a cluster: the fixed ReplicaSet's new pods replace the broken ones.
-RECOVERED = {FAILING: ("shop", "checkout-5f6a7b8c9-r7t2w"), CRASHING: ("payments", "ledger-6c7d8e9f1-k9m3n")}
+RECOVERED = {FAILING: ("shop", "checkout-5f6a7b8c9-r7t2w"), LEDGER: ("payments", "ledger-6c7d8e9f1-k9m3n")}
 FAILING_LOG = """\
 2026-12-03T10:14:02Z INFO starting checkout service v2.14.1
 2026-12-03T10:14:03Z INFO connecting to postgres at orders-db.shop.svc:5432
@@ -147,13 +148,14 @@ def play(pipeline: Pipeline, output: Path) -> Timeline:
     kube.add_event(make_event(namespace, name, "BackOff", "Back-off restarting failed container"))
     timeline.say(f"pod failed: {namespace}/{name}")
 
+    kube.delete_pod(*LEDGER)
     namespace, name = CRASHING
     crashing = make_pod(
         name, namespace, containers=1, waiting_reason="CrashLoopBackOff", terminated_reason="OOMKilled", restarts=6
     )
     kube.add_pod(crashing)
     kube.set_logs(namespace, name, CRASHING_LOG, container=_app_container(pipeline, namespace, name))
-    timeline.say(f"pod crash-looping: {namespace}/{name}")
+    timeline.say(f"a new ledger version rolled out; its pod crash-loops: {namespace}/{name}")
 
     timeline.wait("incident reports for both pods", lambda: len(pipeline.mails_of_type("incident_report")) >= 2, 150)
 

@@ -26,8 +26,17 @@ FUNCTIONS = REPO / "functions"
 class ServedFunction:
     """``functions-framework --source functions/<name>/main.py --target handle`` on a free port."""
 
-    def __init__(self, name: str, env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        source: Path | None = None,
+        poll_interval: float = 0.2,
+    ) -> None:
         self.name = name
+        self.source = source or FUNCTIONS / name / "main.py"  # another source: the bench's bare baseline
+        self.poll_interval = poll_interval  # the bench polls finely to time a cold start
         self.port = port or free_port()
         self._env = dict(env or {})
         self._process: subprocess.Popen[bytes] | None = None
@@ -37,8 +46,12 @@ class ServedFunction:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log_path(self) -> Path:
+        return Path(self._log.name)
+
     def logs(self) -> str:
-        return Path(self._log.name).read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")
 
     def start(self, wait: float = 30.0) -> ServedFunction:
         env = {
@@ -54,7 +67,7 @@ class ServedFunction:
                 "-m",
                 "functions_framework",
                 "--source",
-                str(FUNCTIONS / self.name / "main.py"),
+                str(self.source),
                 "--target",
                 "handle",
                 "--host",
@@ -68,7 +81,9 @@ class ServedFunction:
             start_new_session=True,
         )
         try:
-            wait_until(self._answers, timeout=wait, what=f"{self.name} answering on {self.url}")
+            wait_until(
+                self._answers, timeout=wait, interval=self.poll_interval, what=f"{self.name} answering on {self.url}"
+            )
         except TimeoutError:
             self.stop()
             raise TimeoutError(f"{self.name} did not start; its log:\n{self.logs()[-3000:]}") from None

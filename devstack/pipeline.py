@@ -251,7 +251,9 @@ class Pipeline:
         self.ticker = _Ticker(
             f"{self.functions['pod_exporter'].url}/", self.timings.tick_seconds, self.tick_results.append
         )
-        self.ticker.tick()  # the first push lands before Prometheus starts, so no "exporter missing" alert at start
+        # The first push lands before Prometheus starts, so no "exporter missing" alert at start.
+        first = self.ticker.tick()
+        log.info("first pod_exporter run answered %s", first)
         self.alertmanager: Service = self._service(
             start_alertmanager(
                 alertmanager_config(

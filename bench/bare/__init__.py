@@ -1,0 +1,1 @@
+"""The bare functions-framework baseline: a handler that does nothing but answer."""
