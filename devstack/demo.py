@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from devstack.kube_api import make_event, make_pod
+from devstack.kube_api import make_event, make_pod, pod_events
 from devstack.pipeline import Pipeline, Timings
 from devstack.smtp import ReceivedMail
 from devstack.stack import query
@@ -58,11 +58,18 @@ class Timeline:
         self.started = time.monotonic()
         self.seen: set[str] = set()
         self.tty = sys.stdout.isatty()
+        self.events: list[tuple[float, str]] = []  # (seconds since the story began, what happened)
 
     def say(self, text: str) -> None:
+        at = time.monotonic() - self.started
+        self.events.append((at, text))
         if self.tty:
             sys.stdout.write("\r\033[K")
-        print(f"[{time.monotonic() - self.started:6.1f}s] {text}", flush=True)
+        print(f"[{at:6.1f}s] {text}", flush=True)
+
+    def when(self, prefix: str) -> float:
+        """When the first event starting with ``prefix`` happened (seconds since the story began)."""
+        return next(at for at, text in self.events if text.startswith(prefix))
 
     def _once(self, key: str, text: str) -> None:
         if key not in self.seen:
@@ -81,7 +88,11 @@ class Timeline:
             kind = str(mail.message.get("X-Whooper-Type", "mail"))
             if f"mail:{index}" not in self.seen:
                 path = self._write_mail(index, mail)
-                label = {"alert": "alert email sent", "incident_report": "incident report sent"}.get(kind, kind)
+                label = {
+                    "alert": "alert email sent",
+                    "incident_report": "incident report sent",
+                    "incident_resolved": "resolution email sent",
+                }.get(kind, kind)
                 self._once(f"mail:{index}", f"{label}: {mail.subject}  -> {path.name}")
         for incident in self.pipeline.incidents():
             name = incident["metadata"]["name"]
@@ -154,7 +165,10 @@ def play(pipeline: Pipeline, output: Path) -> Timeline:
         name, namespace, containers=1, waiting_reason="CrashLoopBackOff", terminated_reason="OOMKilled", restarts=6
     )
     kube.add_pod(crashing)
-    kube.set_logs(namespace, name, CRASHING_LOG, container=_app_container(pipeline, namespace, name))
+    # The crashed run's log is what `kubectl logs --previous` shows, and what incident_report reads for a restarted pod.
+    kube.set_logs(namespace, name, CRASHING_LOG, container=_app_container(pipeline, namespace, name), previous=True)
+    for event in pod_events(crashing):
+        kube.add_event(event)
     timeline.say(f"a new ledger version rolled out; its pod crash-loops: {namespace}/{name}")
 
     timeline.wait("incident reports for both pods", lambda: len(pipeline.mails_of_type("incident_report")) >= 2, 150)
@@ -166,9 +180,12 @@ def play(pipeline: Pipeline, output: Path) -> Timeline:
         lambda: sum(1 for i in pipeline.incidents() if i.get("status", {}).get("phase") == "Resolved") >= 2,
         150,
     )
-    mttr = query(pipeline.prometheus, "sum(whooper_incident_mttr_seconds_count)")
-    if mttr:
-        timeline.say(f"Prometheus has observed MTTR for {mttr[0]['value'][1]} incident(s)")
+    timeline.wait(
+        "Prometheus to scrape the MTTRs",
+        lambda: bool(query(pipeline.prometheus, "sum(whooper_incident_mttr_seconds_count) >= 2")),
+        30,
+    )
+    timeline.say("Prometheus has the MTTR of both incidents (whooper_incident_mttr_seconds)")
     return timeline
 
 
