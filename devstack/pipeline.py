@@ -44,6 +44,7 @@ INCIDENT_GROUP = "whooper.dev"
 INCIDENT_PLURAL = "incidents"
 INCIDENT_NAMESPACE = "whooper"
 GEMINI_MODEL = "gemini-2.5-flash"
+ABSENT_FOR = "20s"
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -87,7 +88,9 @@ def prometheus_rules(timings: Timings) -> dict[str, Any]:
         group.pop("interval", None)
         for rule in group["rules"]:
             if "for" in rule and seconds(rule["for"]) > cap:
-                rule["for"] = timings.max_for
+                # Prometheus makes its first scrapes about 5 s after start (service discovery's update tick),
+                # so an absent() rule capped below that would fire at every start before any data arrived.
+                rule["for"] = ABSENT_FOR if "absent(" in rule["expr"] else timings.max_for
     return groups
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from devstack import monitoring
 from devstack.demo import FAILING, HEALTHY, healthy_cluster, play
+from devstack.engine import Engine
 from devstack.kube_api import make_pod
 from devstack.pipeline import Pipeline, Timings, rule_for
 from devstack.stack import query, wait_until
@@ -52,8 +53,8 @@ def _value(pipeline: Pipeline, promql: str) -> float:
     return float(found[0]["value"][1]) if found else 0.0
 
 
-def _start(timings: Timings) -> Pipeline:
-    pipeline = Pipeline(timings, pods=healthy_cluster()).start()
+def _start(timings: Timings, engine: Engine) -> Pipeline:
+    pipeline = Pipeline(timings, engine=engine, pods=healthy_cluster()).start()
     try:
         wait_until(
             lambda: query(pipeline.prometheus, f"whooper_pods_running == {len(HEALTHY)}"),
@@ -67,8 +68,8 @@ def _start(timings: Timings) -> Pipeline:
 
 
 @pytest.fixture
-def pipeline() -> Iterator[Pipeline]:
-    started = _start(Timings())
+def pipeline(engine: Engine) -> Iterator[Pipeline]:
+    started = _start(Timings(), engine)
     yield started
     started.stop()
 
@@ -112,8 +113,8 @@ def test_the_demo_story_mails_opens_incidents_once_and_records_mttr(pipeline: Pi
     assert empty == [], "dashboard queries without data:\n" + "\n".join(empty)
 
 
-def test_alertmanager_repeats_open_no_second_incident_or_report() -> None:
-    pipeline = _start(Timings(group_interval="3s", repeat_interval="6s"))
+def test_alertmanager_repeats_open_no_second_incident_or_report(engine: Engine) -> None:
+    pipeline = _start(Timings(group_interval="3s", repeat_interval="6s"), engine)
     try:
         _fail_pod(pipeline)
         wait_until(lambda: _reports(pipeline, "PodDown"), timeout=90, what="the incident report")
@@ -148,10 +149,12 @@ def test_incident_sink_failing_makes_alertmanager_retry_without_doubling_the_ema
     incident_report = pipeline.functions["incident_report"]
     incident_report.stop()  # the Broker (K_SINK) is unreachable
     _fail_pod(pipeline)
+    wait_until(lambda: _alert_mails(pipeline, "PodDown"), timeout=90, what="the PodDown email, before the events")
+    failures = _value(pipeline, 'sum(whooper_cloudevents_sent_total{outcome!="accepted"})')
     wait_until(
-        lambda: _value(pipeline, 'sum(whooper_cloudevents_sent_total{outcome!="accepted"})') >= 2,
+        lambda: _value(pipeline, 'sum(whooper_cloudevents_sent_total{outcome!="accepted"})') >= failures + 2,
         timeout=90,
-        what="two failed event deliveries: Alertmanager retried",
+        what="two more failed event deliveries: Alertmanager retried",
     )
     assert len(_alert_mails(pipeline, "PodDown")) == 1
     incident_report.start()
@@ -168,7 +171,11 @@ def test_gemini_failing_gives_the_fallback_report(pipeline: Pipeline) -> None:
     (report,) = [m for m in pipeline.mails_of_type("incident_report") if "PodDown" in m.subject]
     text = report.part("text/plain").lower()
     assert "template" in text, "the report does not say its summary is the template"
-    (incident,) = _incidents(pipeline, "PodDown")
+    (incident,) = wait_until(
+        lambda: [i for i in _incidents(pipeline, "PodDown") if i.get("status", {}).get("reportSentAt")],
+        timeout=30,
+        what="the report marked sent on the incident",
+    )
     assert incident["status"]["summarySource"] != "gemini"
 
 
