@@ -1,9 +1,12 @@
 """Lists pods through the kubernetes client as raw JSON pages and keeps only what the series need.
 
 The typed models of the kubernetes client cost milliseconds and kilobytes per
-pod; each page is taken as raw JSON (``_preload_content=False``) and read
-straight into small :class:`~pod_exporter.pods.PodState` records, so a run's memory
-is one page's text plus a few hundred bytes per pod.
+pod; each page is taken as raw JSON and read straight into small
+:class:`~pod_exporter.pods.PodState` records, so a run's memory is one page's
+text plus a few hundred bytes per pod. The pages are requested through the
+generic ``ApiClient`` (``param_serialize`` and ``call_api``, what the typed
+``CoreV1Api`` calls underneath) rather than ``CoreV1Api`` itself, whose import
+alone costs about 22 MB for methods and models this never uses.
 """
 
 from __future__ import annotations
@@ -38,21 +41,20 @@ class Listing:
 
 def list_pods(api: ApiClient, namespaces: Sequence[str], page_size: int, timeout: float) -> Listing:
     """Every pod of ``namespaces`` (all namespaces when empty), page by page; :class:`ExportFailure` otherwise."""
-    from kubernetes.client import CoreV1Api
-
-    core = CoreV1Api(api)
     pods: list[PodState] = []
     pages = restarts = 0
     scopes: Sequence[str | None] = namespaces or [None]  # None: one list over all namespaces
     for namespace in scopes:
-        scope_pods, scope_pages, scope_restarts = _list_scope(core, namespace, page_size, timeout)
+        scope_pods, scope_pages, scope_restarts = _list_scope(api, namespace, page_size, timeout)
         pods.extend(scope_pods)
         pages += scope_pages
         restarts += scope_restarts
     return Listing(pods=pods, pages=pages, restarts=restarts)
 
 
-def _list_scope(core: Any, namespace: str | None, page_size: int, timeout: float) -> tuple[list[PodState], int, int]:
+def _list_scope(
+    api: ApiClient, namespace: str | None, page_size: int, timeout: float
+) -> tuple[list[PodState], int, int]:
     scope = f"in namespace {namespace!r}" if namespace else "in all namespaces"
     pages = 0
     for attempt in (1, 2):
@@ -60,7 +62,7 @@ def _list_scope(core: Any, namespace: str | None, page_size: int, timeout: float
         token: str | None = None
         try:
             while True:
-                page_pods, token = _read_page(core, namespace, page_size, token, timeout, scope)
+                page_pods, token = _read_page(api, namespace, page_size, token, timeout, scope)
                 pages += 1
                 pods.extend(page_pods)
                 if not token:
@@ -71,28 +73,43 @@ def _list_scope(core: Any, namespace: str | None, page_size: int, timeout: float
                 # start again from the first page so the pushed group is one consistent list.
                 log.warning("pod list %s expired after %d page(s); listing again from the start", scope, pages)
                 continue
-            failure = _failure(error, core, scope, timeout)
+            failure = _failure(error, api, scope, timeout)
             if failure is None:
                 raise
             raise failure from error
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 
+def _get_pods(api: ApiClient, namespace: str | None, page_size: int, token: str | None, timeout: float) -> bytes:
+    """The body of one ``GET .../pods`` page; ``ApiException`` for any answer but 2xx, as ``CoreV1Api`` raises it."""
+    from kubernetes.client.exceptions import ApiException
+
+    query: list[tuple[str, Any]] = [("limit", page_size)]
+    if token:
+        query.append(("continue", token))
+    request = api.param_serialize(
+        method="GET",
+        resource_path="/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods",
+        path_params={"namespace": namespace} if namespace else None,
+        query_params=query,
+        header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+    )
+    response = api.call_api(*request, _request_timeout=(timeout, timeout))
+    try:
+        body: bytes = response.read()  # type: ignore[no-untyped-call]
+    finally:
+        response.response.release_conn()
+    if not 200 <= response.status <= 299:
+        raise ApiException.from_response(http_resp=response, body=None, data=None)
+    return body
+
+
 def _read_page(
-    core: Any, namespace: str | None, page_size: int, token: str | None, timeout: float, scope: str
+    api: ApiClient, namespace: str | None, page_size: int, token: str | None, timeout: float, scope: str
 ) -> tuple[list[PodState], str | None]:
     """One page of the list: its pods cut down to what the series need, and the continue token (None at the end)."""
-    options: dict[str, Any] = {"limit": page_size, "_preload_content": False, "_request_timeout": (timeout, timeout)}
-    if token:
-        options["_continue"] = token
-    if namespace:
-        response = core.list_namespaced_pod(namespace, **options)
-    else:
-        response = core.list_pod_for_all_namespaces(**options)
-    try:
-        body = response.data
-    finally:
-        response.release_conn()
+    body = _get_pods(api, namespace, page_size, token, timeout)
     try:
         return read_page(body)
     except NotAPodList as error:
@@ -118,7 +135,7 @@ def _api_message(body: Any) -> str:
     return message if isinstance(message, str) else ""
 
 
-def _failure(error: Exception, core: Any, scope: str, timeout: float) -> ExportFailure | None:
+def _failure(error: Exception, api: ApiClient, scope: str, timeout: float) -> ExportFailure | None:
     """The failure a listing error means; None for an error that is a bug here, not a fault out there."""
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError as Urllib3Error
@@ -127,7 +144,7 @@ def _failure(error: Exception, core: Any, scope: str, timeout: float) -> ExportF
 
     if isinstance(error, ExportFailure):
         return error
-    host = core.api_client.configuration.host
+    host = api.configuration.host
     if isinstance(error, ApiException) and error.status:
         detail = _api_message(error.body)
         detail = f": {detail}" if detail else ""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from whooper_common.config import ConfigError, Env, get_float, get_int, get_list, require_str
-from whooper_common.kube import api_client
+from whooper_common.kube import LazyApiClient, check_credentials
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -21,10 +21,15 @@ _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 class ExporterConfig:
     pushgateway_url: str
     namespaces: tuple[str, ...]  # empty: all namespaces
-    api: ApiClient
+    kube: LazyApiClient
     page_size: int = 500
     kube_timeout: float = 10.0
     push_timeout: float = 10.0
+
+    @property
+    def api(self) -> ApiClient:
+        """The Kubernetes API client, made on first use; :class:`ConfigError` when the kubeconfig turns out unusable."""
+        return self.kube.get()
 
 
 def load_config(env: Env) -> ExporterConfig:
@@ -42,10 +47,13 @@ def load_config(env: Env) -> ExporterConfig:
     for namespace in namespaces:
         if not _NAMESPACE.match(namespace):
             raise ConfigError(f"WATCH_NAMESPACES holds {namespace!r}, which is not a namespace name")
+    # The credentials are checked here without the kubernetes package, whose import (most of a second) would
+    # delay the first /healthz; the client itself is made by the first run.
+    check_credentials(env)
     return ExporterConfig(
         pushgateway_url=url,
         namespaces=namespaces,
-        api=api_client(env),
+        kube=LazyApiClient(env),
         page_size=get_int(env, "POD_PAGE_SIZE", 500, minimum=1),
         kube_timeout=get_float(env, "KUBE_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         push_timeout=get_float(env, "PUSHGATEWAY_TIMEOUT_SECONDS", 10.0, minimum=0.1),

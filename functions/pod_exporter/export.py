@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from pod_exporter.collect import list_pods
 from pod_exporter.config import ExporterConfig
+from pod_exporter.failures import ExportFailure
 from pod_exporter.push import push_group
 from pod_exporter.series import PodGroup, RunHealth
+from whooper_common.config import ConfigError
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,13 @@ class Result:
 def run_once(config: ExporterConfig) -> Result:
     """List every watched pod and push the group; :class:`~pod_exporter.failures.ExportFailure` when it cannot."""
     started = time.perf_counter()
-    listing = list_pods(config.api, config.namespaces, config.page_size, config.kube_timeout)
+    try:
+        api = config.api  # made by the first run (see load_config)
+    except ConfigError as error:
+        # Only the files' presence was checked at start; their content is read now. Answered like any failed
+        # run, so the next tick tries again (a kubeconfig fixed in place is then picked up).
+        raise ExportFailure("kubernetes_config", 503, f"the Kubernetes client cannot be made: {error}") from None
+    listing = list_pods(api, config.namespaces, config.page_size, config.kube_timeout)
     listed = time.perf_counter()
     health = RunHealth(finished_at=time.time(), duration_seconds=listed - started, pods_listed=len(listing.pods))
     group = PodGroup(listing.pods, health, config.namespaces)

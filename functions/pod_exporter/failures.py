@@ -19,6 +19,7 @@ class ExportFailure(Exception):
 
 # Every kind a run can fail with; the error counter starts each at 0 so increase() sees the first one.
 KINDS = (
+    "kubernetes_config",
     "kubernetes_unauthorized",
     "kubernetes_forbidden",
     "kubernetes_unreachable",

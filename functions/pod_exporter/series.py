@@ -21,7 +21,7 @@ from pod_exporter.pods import PHASES, ContainerState, PodState
 def _streamed(name: str, documentation: str, kind: str, samples: Iterator[Sample]) -> Metric:
     """A family whose samples are made while it is written out rather than held in a list.
 
-    The exposition (``generate_latest``, under ``push_to_gateway``) reads each
+    The exposition (``generate_latest``, one family at a time in ``push``) reads each
     family's samples once, in order; a generator in their place means the
     samples of 100,000 containers never exist all at once, which halves a
     large run's peak memory.

@@ -316,6 +316,31 @@ def test_a_rejected_token_says_to_check_the_credentials(
     assert counter(client, 'whooper_pod_exporter_errors_total{kind="kubernetes_unauthorized"}') == 1
 
 
+def test_a_kubeconfig_found_unusable_on_the_first_run_is_a_5xx_until_it_is_fixed(
+    kube: KubeApiServer, env: dict[str, str], pushgateway: Service, exporter: Callable[..., Any], tmp_path: Path
+) -> None:
+    # Readable, so the function starts (its content is read by the first run, with the client), but no cluster.
+    broken = tmp_path / "broken"
+    broken.write_text("apiVersion: v1\nkind: Config\n")
+    client = exporter(env | {"KUBECONFIG": str(broken)})
+    assert client.get("/healthz").status_code == 200
+
+    answer = client.post("/", headers=PING_HEADERS)
+    assert answer.status_code == 503
+    error = answer.get_json()["error"]
+    assert f"KUBECONFIG={str(broken)!r} cannot be used" in error
+    assert "Invalid kube-config" in error
+    assert pushed_group(pushgateway) is None
+    assert counter(client, 'whooper_pod_exporter_errors_total{kind="kubernetes_config"}') == 1
+
+    kube.write_kubeconfig(broken)  # mended in place: the next tick makes the client and runs
+    again = client.post("/", headers=PING_HEADERS)
+    assert again.status_code == 200, again.get_data(as_text=True)
+    group = pushed_group(pushgateway)
+    assert group is not None
+    assert len(pushed_pods(group)) == 10
+
+
 def test_a_slow_api_times_out_with_a_retryable_answer(
     kube: KubeApiServer, env: dict[str, str], pushgateway: Service, exporter: Callable[..., Any]
 ) -> None:

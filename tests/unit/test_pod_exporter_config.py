@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pod_exporter.config import load_config
 from tests.kubeconfig import write_kubeconfig
 from whooper_common.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -58,3 +65,52 @@ def test_bad_settings_are_named(env: dict[str, str], variable: str, value: str, 
     with pytest.raises(ConfigError, match=message) as raised:
         load_config(env)
     assert "hunter2" not in str(raised.value)
+
+
+# Builds the app in a fresh interpreter and says whether it built and whether the kubernetes package got loaded.
+BUILD = """
+import json, sys
+from pod_exporter.app import build
+from whooper_common.config import ConfigError
+try:
+    build(json.loads(sys.argv[1]))
+    outcome = "built"
+except ConfigError as error:
+    outcome = str(error)
+print(json.dumps({"outcome": outcome, "kubernetes_loaded": "kubernetes" in sys.modules}))
+"""
+
+
+def build_in_a_fresh_process(env: dict[str, str]) -> dict[str, Any]:
+    paths = os.pathsep.join([str(ROOT / "functions"), str(ROOT)])
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD, json.dumps(env)],
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": paths},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_building_does_not_load_the_kubernetes_client(env: dict[str, str]) -> None:
+    # The client (most of a second to import) is made by the first run, so /healthz answers without it.
+    assert build_in_a_fresh_process(env) == {"outcome": "built", "kubernetes_loaded": False}
+
+
+@pytest.mark.parametrize(
+    ("kube_env", "message"),
+    [
+        ({"KUBECONFIG": "/nowhere/kubeconfig"}, "KUBECONFIG='/nowhere/kubeconfig' cannot be used"),
+        ({}, "no Kubernetes credentials: set KUBECONFIG"),
+    ],
+)
+def test_missing_credentials_stop_the_build_without_loading_the_client(
+    env: dict[str, str], kube_env: dict[str, str], message: str
+) -> None:
+    env.pop("KUBECONFIG")
+    result = build_in_a_fresh_process(env | kube_env)
+    assert message in result["outcome"]
+    assert result["kubernetes_loaded"] is False
