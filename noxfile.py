@@ -46,6 +46,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The whole pipeline on this machine: a pod fails, another crash-loops, both recover (about two minutes)."""
+    _install(session)
+    session.run("python", "-m", "devstack.demo", *session.posargs, env={"PYTHONPATH": "functions:."})
+
+
+@nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Speed and cost against baselines measured in the same run; prints one table and writes bench/results.md.
 

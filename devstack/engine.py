@@ -262,6 +262,8 @@ def _testcontainers_env(docker_host: str | None) -> None:
     """Settings testcontainers reads from the environment (some at import time)."""
     if docker_host:
         os.environ["DOCKER_HOST"] = docker_host
+    if "CONTAINERS_CONF" not in os.environ and (cache_dir() / "containers.conf").exists():
+        os.environ["CONTAINERS_CONF"] = str(cache_dir() / "containers.conf")
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     # /.dockerenv exists on these machines, which otherwise sends testcontainers
     # looking for a gateway IP (KeyError 'HostConfig' under podman).
@@ -301,6 +303,8 @@ def ensure_engine() -> Engine:
     """Bring up an engine and the three images once per process; idempotent."""
     global _ENGINE  # one engine per process, shared by every fixture that needs it
     if _ENGINE is not None:
+        # Re-applied on every call: a test that restores os.environ must not cut testcontainers off the engine.
+        _testcontainers_env(_ENGINE.docker_host)
         return _ENGINE
     wanted = os.environ.get("WHOOPER_IMAGES", "auto")
     if wanted != "debian" and _docker_answers(os.environ.get("DOCKER_HOST")):

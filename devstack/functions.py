@@ -40,7 +40,9 @@ class ServedFunction:
         self.port = port or free_port()
         self._env = dict(env or {})
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix=f"whooper-{name}-", suffix=".log", delete=False)  # noqa: SIM115 (kept open for the process's lifetime)
+        handle, path = tempfile.mkstemp(prefix=f"whooper-{name}-", suffix=".log")
+        os.close(handle)
+        self._log_path = Path(path)  # one log across restarts: a test may stop and start the function again
 
     @property
     def url(self) -> str:
@@ -48,7 +50,7 @@ class ServedFunction:
 
     @property
     def log_path(self) -> Path:
-        return Path(self._log.name)
+        return self._log_path
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -61,25 +63,27 @@ class ServedFunction:
             "PYTHONUNBUFFERED": "1",
             **self._env,
         }
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "functions_framework",
-                "--source",
-                str(self.source),
-                "--target",
-                "handle",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # The child keeps its own copy of the descriptor; ours is closed as soon as it has started.
+        with self._log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "functions_framework",
+                    "--source",
+                    str(self.source),
+                    "--target",
+                    "handle",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             wait_until(
                 self._answers, timeout=wait, interval=self.poll_interval, what=f"{self.name} answering on {self.url}"
@@ -106,7 +110,6 @@ class ServedFunction:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        self._log.close()
 
     def __enter__(self) -> ServedFunction:
         return self.start()

@@ -13,7 +13,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,12 +128,20 @@ def start_pushgateway(engine: Engine | None = None) -> Service:
     return _start(engine, PUSHGATEWAY, port, [f"--web.listen-address=127.0.0.1:{port}"], _config_dir("pushgateway"))
 
 
-def start_alertmanager(config: str | Mapping[str, Any], engine: Engine | None = None) -> Service:
-    """Alertmanager with clustering off and the given configuration (YAML text or a mapping)."""
+def start_alertmanager(
+    config: str | Mapping[str, Any], engine: Engine | None = None, files: Mapping[str, str] | None = None
+) -> Service:
+    """Alertmanager with clustering off and the given configuration (YAML text or a mapping).
+
+    ``files`` (name -> content) land beside the configuration, in ``/etc/whooper/`` inside the
+    container, e.g. a bearer token read through ``credentials_file``.
+    """
     engine = engine or ensure_engine()
     port = free_port()
     config_dir = _config_dir("alertmanager")
     _write(config_dir, "alertmanager.yml", config)
+    for name, content in (files or {}).items():
+        _write(config_dir, name, content)
     args = [
         "--config.file=/etc/whooper/alertmanager.yml",
         "--storage.path=/alertmanager",
@@ -144,7 +152,7 @@ def start_alertmanager(config: str | Mapping[str, Any], engine: Engine | None = 
 
 
 def start_prometheus(
-    scrape_configs: list[Mapping[str, Any]],
+    scrape_configs: Sequence[Mapping[str, Any]],
     rules: Mapping[str, str | Mapping[str, Any]] | None = None,
     alertmanager: Service | None = None,
     scrape_interval: str = "1s",
