@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import requests
 from cloudevents.http import CloudEvent
 from prometheus_client import CollectorRegistry, Counter
 
 from whooper_common.config import ConfigError, Env, get_float, get_str
-from whooper_common.events import parse_overrides, to_binary_request
+from whooper_common.events import ALERT_TYPES, parse_overrides, to_binary_request
 from whooper_common.metrics import NAMESPACE
 
 log = logging.getLogger("whooper.alert_webhook")
 
+# The ``outcome`` of whooper_cloudevents_sent_total.
+Outcome = Literal["accepted", "rejected", "unreachable"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 DEFAULT_SINK_TIMEOUT_SECONDS = 5.0  # several events fit in one request well under Alertmanager's webhook deadline
 
 
@@ -42,6 +46,14 @@ class EventSink:
             namespace=NAMESPACE,
             registry=self.registry,
         )
+        # Every series of the events this function sends exists from the start at 0, so increase() sees
+        # the first refused one.
+        for event_type in sorted(ALERT_TYPES.values()):
+            for outcome in OUTCOMES:
+                self._sent.labels(event_type, outcome)
+
+    def _count(self, event_type: str, outcome: Outcome) -> None:
+        self._sent.labels(event_type, outcome).inc()
 
     def send(self, event: CloudEvent) -> None:
         event_type = str(event["type"])
@@ -49,12 +61,12 @@ class EventSink:
         try:
             response = self.session.post(self.url, headers=headers, data=body, timeout=self.timeout)
         except requests.RequestException as error:
-            self._sent.labels(event_type, "unreachable").inc()
+            self._count(event_type, "unreachable")
             raise SinkError(f"sink {self.url} unreachable: {type(error).__name__}") from None
         if not response.ok:
-            self._sent.labels(event_type, "rejected").inc()
+            self._count(event_type, "rejected")
             raise SinkError(f"sink {self.url} answered {response.status_code} to event {event['id']}")
-        self._sent.labels(event_type, "accepted").inc()
+        self._count(event_type, "accepted")
 
 
 def sink_from_env(env: Env, registry: CollectorRegistry) -> EventSink | None:

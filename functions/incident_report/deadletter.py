@@ -26,6 +26,7 @@ log = logging.getLogger("whooper.incident_report.deadletter")
 KNOWN_TYPES = frozenset(
     {events.ALERT_FIRING, events.ALERT_RESOLVED, events.INCIDENT_OPENED, events.INCIDENT_RESOLVED, events.PING}
 )
+OTHER_TYPE = "other"  # the label of any type not in KNOWN_TYPES
 _MAX_ERROR_DATA = 500
 
 
@@ -49,6 +50,10 @@ class DeadLetters:
             namespace=NAMESPACE,
             registry=registry,
         )
+        # Every series exists from the start at 0: increase() sees no first sample of a new series, so the
+        # alert on the first dead letter of a type would otherwise never fire.
+        for event_type in (*sorted(KNOWN_TYPES), OTHER_TYPE):
+            self.counter.labels(event_type)
 
     def handle(self, request: flask.Request) -> flask.Response:
         try:
@@ -56,7 +61,7 @@ class DeadLetters:
         except events.EventError as error:
             raise HTTPError(400, str(error)) from None
         event_type = str(event["type"])
-        self.counter.labels(event_type if event_type in KNOWN_TYPES else "other").inc()
+        self.counter.labels(event_type if event_type in KNOWN_TYPES else OTHER_TYPE).inc()
         log.error(
             "event dead-lettered: %s %s",
             event_type,

@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -37,6 +37,26 @@ DEFAULT_MODEL = "gemini-2.5-flash"
 DEFAULT_TIMEOUT_SECONDS = 20.0
 SUBJECT_TYPE = "incident_report"  # the ``type`` label of the subject suggestions: the email they are for
 OPERATION = "summarize"
+
+# The ``status`` of whooper_ai_summary_requests_total: success, or why the template summary was used.
+SummaryStatus = Literal[
+    "success",
+    "disabled",  # no GEMINI_API_KEY: the template by choice, not a failure
+    "circuit_open",  # calls paused after repeated 429s
+    "timeout",
+    "rate_limited",
+    "server_error",
+    "client_error",
+    "unreachable",
+    "rejected",  # Gemini answered, but the answer was unusable
+    "error",
+]
+SUMMARY_STATUSES: tuple[SummaryStatus, ...] = get_args(SummaryStatus)
+# What GeminiAPIErrors counts as failed: every status but these two (circuit_open included, or the
+# alert would clear while the circuit keeps Gemini paused).
+NOT_FAILED: frozenset[SummaryStatus] = frozenset({"success", "disabled"})
+SubjectStatus = Literal["success", "rejected", "fallback"]
+SUBJECT_STATUSES: tuple[SubjectStatus, ...] = get_args(SubjectStatus)
 
 
 @dataclass(frozen=True)
@@ -89,12 +109,18 @@ class AiMetrics:
             registry=registry,
             buckets=LATENCY_BUCKETS,
         )
+        # Every series exists from the start at 0, so the rules' rate() ratios see the first failure.
+        for status in SUMMARY_STATUSES:
+            self.summaries.labels(status)
+        for subject_status in SUBJECT_STATUSES:
+            self.subjects.labels(subject_status, SUBJECT_TYPE)
+        self.latency.labels(OPERATION)
 
 
 class GeminiFailure(Exception):
     """A call that gave no answer; ``status`` is the metric label, the message is safe to log."""
 
-    def __init__(self, status: str, message: str) -> None:
+    def __init__(self, status: SummaryStatus, message: str) -> None:
         super().__init__(message)
         self.status = status
 
@@ -213,7 +239,7 @@ class Summarizer:
             raise AnswerRejected("the answer has no text (blocked or empty)")
         return text
 
-    def _fallback(self, alert: Alert, context: Context, status: str, reason: str) -> Summary:
+    def _fallback(self, alert: Alert, context: Context, status: SummaryStatus, reason: str) -> Summary:
         self.metrics.summaries.labels(status).inc()
         self.metrics.subjects.labels("fallback", SUBJECT_TYPE).inc()
         log.warning("template summary used: %s", reason, extra={"alertname": alert.name, "ai_status": status})

@@ -32,6 +32,9 @@ log = logging.getLogger("whooper.mailer")
 
 DEFAULT_TIMEOUT_SECONDS = 10.0  # well under Alertmanager's webhook timeout, so a slow server gives 503, not a hang
 MAX_SUBJECT_LENGTH = 200
+# The ``status`` of whooper_emails_sent_total.
+SUCCESS, FAILURE = "success", "failure"
+SEND_STATUSES = (SUCCESS, FAILURE)
 _HEADER_POLICY = email.policy.default.clone(max_line_length=998)
 
 
@@ -167,12 +170,12 @@ class Mailer:
         try:
             self.transport.deliver(email, self.sender, self.recipients)
         except MailError as error:
-            self._sent.labels(email.kind, "failure").inc()
+            self._sent.labels(email.kind, FAILURE).inc()
             log.warning("email not sent: %s", error, extra={"email_type": email.kind})
             raise
         finally:
             self._latency.observe(time.perf_counter() - started)
-        self._sent.labels(email.kind, "success").inc()
+        self._sent.labels(email.kind, SUCCESS).inc()
 
 
 def _check_address(value: str, variable: str) -> str:
