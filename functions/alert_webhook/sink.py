@@ -2,24 +2,31 @@
 
 A non-2xx answer or no answer within the timeout raises :class:`SinkError`, so
 the webhook answers 503 and Alertmanager retries.
+
+Events go through one urllib3 pool of keep-alive connections, with their
+headers and body built directly (:func:`whooper_common.events.binary_request`):
+a 1,000-alert notification is 1,000 POSTs, and a new connection, ``requests``'
+per-request machinery and the SDK's conversion made up most of its time.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-import requests
-from cloudevents.http import CloudEvent
+import urllib3
 from prometheus_client import CollectorRegistry, Counter
 
 from whooper_common.config import ConfigError, Env, get_float, get_str
-from whooper_common.events import parse_overrides, to_binary_request
+from whooper_common.events import binary_request, parse_overrides
 from whooper_common.metrics import NAMESPACE
 
 log = logging.getLogger("whooper.alert_webhook")
 
 DEFAULT_SINK_TIMEOUT_SECONDS = 5.0  # several events fit in one request well under Alertmanager's webhook deadline
+POOL_SIZE = 16  # idle keep-alive connections kept; functions-framework serves 4 threads a CPU
 
 
 class SinkError(Exception):
@@ -32,9 +39,15 @@ class EventSink:
     overrides: dict[str, str]
     registry: CollectorRegistry
     timeout: float = DEFAULT_SINK_TIMEOUT_SECONDS
-    session: requests.Session = field(default_factory=requests.Session, repr=False)
+    pool: urllib3.PoolManager = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # No retries and no redirects: a failed POST is a SinkError, and Alertmanager's retry resends it.
+        self.pool = urllib3.PoolManager(
+            maxsize=POOL_SIZE,
+            retries=False,
+            timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+        )
         self._sent = Counter(
             "cloudevents_sent",
             "CloudEvents sent to K_SINK, by type and outcome (accepted, rejected, unreachable).",
@@ -43,17 +56,18 @@ class EventSink:
             registry=self.registry,
         )
 
-    def send(self, event: CloudEvent) -> None:
-        event_type = str(event["type"])
-        headers, body = to_binary_request(event, self.overrides)
+    def send(self, attributes: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        """POST one event; ``attributes`` as :func:`whooper_common.events.alert_event_attributes` gives them."""
+        event_type = attributes["type"]
+        headers, body = binary_request(attributes, data, self.overrides)
         try:
-            response = self.session.post(self.url, headers=headers, data=body, timeout=self.timeout)
-        except requests.RequestException as error:
+            response = self.pool.request("POST", self.url, body=body, headers=headers)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
             self._sent.labels(event_type, "unreachable").inc()
             raise SinkError(f"sink {self.url} unreachable: {type(error).__name__}") from None
-        if not response.ok:
+        if not 200 <= response.status < 300:
             self._sent.labels(event_type, "rejected").inc()
-            raise SinkError(f"sink {self.url} answered {response.status_code} to event {event['id']}")
+            raise SinkError(f"sink {self.url} answered {response.status} to event {attributes['id']}")
         self._sent.labels(event_type, "accepted").inc()
 
 
