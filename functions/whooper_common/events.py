@@ -11,8 +11,8 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import flask
 from cloudevents.conversion import to_binary
