@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
+import functools
 import logging
 import os
 import smtplib
@@ -20,13 +21,15 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import requests
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from whooper_common.config import ConfigError, Env, get_bool, get_float, get_int, get_list, get_str, require_str
 from whooper_common.metrics import LATENCY_BUCKETS, NAMESPACE
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger("whooper.mailer")
 
@@ -119,7 +122,13 @@ class HttpEmailTransport:
 
     url: str
     timeout: float = DEFAULT_TIMEOUT_SECONDS
-    session: requests.Session = field(default_factory=requests.Session, repr=False, compare=False)
+
+    @functools.cached_property
+    def session(self) -> requests.Session:
+        # Imported here: only this transport needs requests (and charset_normalizer), 50-100 ms of a cold start.
+        import requests
+
+        return requests.Session()
 
     def deliver(self, email: Email, sender: str, recipients: Sequence[str]) -> None:
         body = {
@@ -130,6 +139,8 @@ class HttpEmailTransport:
             "html": email.html,
             "type": email.kind,
         }
+        import requests
+
         try:
             response = self.session.post(self.url, json=body, timeout=self.timeout)
         except requests.RequestException as error:
