@@ -8,7 +8,6 @@ came from labels can never add a mail header.
 
 from __future__ import annotations
 
-import contextlib
 import email.policy
 import functools
 import logging
@@ -27,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from whooper_common.config import ConfigError, Env, get_bool, get_float, get_int, get_list, get_str, require_str
 from whooper_common.metrics import LATENCY_BUCKETS, NAMESPACE
+from whooper_common.smtp_connections import SmtpConnections
 
 if TYPE_CHECKING:
     import requests
@@ -86,34 +86,43 @@ class SmtpTransport:
     implicit_tls: bool = False
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     ca_file: str = ""
+    # Kept sessions are reused between emails (see smtp_connections); not part of the configuration's equality.
+    connections: SmtpConnections = field(default_factory=SmtpConnections, repr=False, compare=False)
 
     def _tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file or None)
 
-    def _connect(self) -> smtplib.SMTP:
+    def _open(self) -> smtplib.SMTP:
+        client: smtplib.SMTP
         if self.implicit_tls:
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls())
-        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._tls())
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.starttls and not self.implicit_tls:
+                client.starttls(context=self._tls())
+            if self.username:
+                client.login(self.username, self.password)
+        except BaseException:
+            client.close()
+            raise
+        return client
 
     def deliver(self, email: Email, sender: str, recipients: Sequence[str]) -> None:
         message = build_message(email, sender, recipients)
+        client = None
         try:
-            client = self._connect()
-            try:
-                if self.starttls and not self.implicit_tls:
-                    client.starttls(context=self._tls())
-                if self.username:
-                    client.login(self.username, self.password)
-                client.send_message(message, from_addr=sender, to_addrs=list(recipients))
-            finally:
-                # Once send_message returned, the server has the message: a failing QUIT must not become a
-                # MailError, or the caller's retry would send the email a second time.
-                with contextlib.suppress(OSError, smtplib.SMTPException):
-                    client.quit()
-                client.close()
+            client = self.connections.take() or self._open()
+            client.send_message(message, from_addr=sender, to_addrs=list(recipients))
         except (OSError, smtplib.SMTPException) as error:
-            # The error text never includes the password; smtplib does not echo AUTH data.
+            # Whatever failed, the session is not reused. The error text never includes the password; smtplib
+            # does not echo AUTH data.
+            if client is not None:
+                client.close()
             raise MailError(f"SMTP {self.host}:{self.port} failed: {type(error).__name__}: {error}") from None
+        # Once send_message returned, the server has the message: nothing after this point may raise MailError,
+        # or the caller's retry would send the email a second time.
+        self.connections.give(client)
 
 
 @dataclass(frozen=True)
