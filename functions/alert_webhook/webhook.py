@@ -15,7 +15,7 @@ from alert_webhook.intake import read_notification
 from alert_webhook.render import Renderer, notification_name
 from alert_webhook.sink import EventSink, SinkError
 from whooper_common.alertmanager import Notification
-from whooper_common.events import alert_event
+from whooper_common.events import alert_event_attributes, alert_event_data
 from whooper_common.httpapp import HTTPError, error_response, json_response
 from whooper_common.mailer import Mailer, MailError, one_line
 from whooper_common.metrics import NAMESPACE
@@ -141,15 +141,17 @@ class AlertWebhook:
             return 0
         sent = 0
         for alert in notification.alerts:
-            event = alert_event(alert, notification, FUNCTION)
-            event_key = f"{key}/{event['id']}"
+            attributes = alert_event_attributes(alert, FUNCTION)
+            event_key = f"{key}/{attributes['id']}"
             if event_key in self.record:
                 continue  # accepted on an earlier attempt of this notification
             try:
-                self.sink.send(event)
+                self.sink.send(attributes, alert_event_data(alert, notification))
             except SinkError as error:
                 log.warning(
-                    "CloudEvent not accepted: %s", error, extra={"event_type": event["type"], "event_id": event["id"]}
+                    "CloudEvent not accepted: %s",
+                    error,
+                    extra={"event_type": attributes["type"], "event_id": attributes["id"]},
                 )
                 raise HTTPError(
                     503, "event sink unavailable; the alert email went out, events will be sent on retry", RETRY_AFTER

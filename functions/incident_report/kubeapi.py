@@ -14,8 +14,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import urllib3
-
 from whooper_common.config import Env
 from whooper_common.kube import api_client
 
@@ -54,7 +52,8 @@ def _reason(error: Any) -> str:
 
 def call(what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``method(*args, **kwargs)`` with its failures turned into KubeUnavailable or KubeRequestError."""
-    from kubernetes.client.exceptions import ApiException  # loaded with the client already
+    import urllib3  # both loaded with the client already; importing them at start would slow a cold start
+    from kubernetes.client.exceptions import ApiException
 
     try:
         return method(*args, **kwargs)

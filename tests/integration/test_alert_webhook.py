@@ -69,7 +69,9 @@ def _alertmanager(stack: Stack, function: ServedFunction, token: str = TOKEN) ->
 
 
 def _alerts(ends_at: datetime | None = None) -> list[dict[str, Any]]:
-    starts = datetime.now(UTC) - timedelta(minutes=3)
+    # A firing alert starts now, not in the past: Alertmanager flushes a group at once when an alert's startsAt
+    # is older than group_wait, which could split the two alerts of one POST into two notifications.
+    starts = ends_at - timedelta(minutes=3) if ends_at else datetime.now(UTC)
     alerts = []
     for pod in ("cart-0", "cart-1"):
         alert: dict[str, Any] = {

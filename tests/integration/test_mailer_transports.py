@@ -23,6 +23,7 @@ from devstack.receiver import Receiver
 from devstack.smtp import MailCatcher
 from whooper_common.mailer import Email, HttpEmailTransport, Mailer, MailError, SmtpTransport
 from whooper_common.metrics import new_registry
+from whooper_common.smtp_connections import SmtpConnections
 
 EMAIL = Email("[FIRING:1] PodDown (critical)", "plain body", "<p>html body</p>", "alert")
 SENDER = "Whooper Alerts <alerts@whooper.local>"
@@ -235,3 +236,84 @@ def test_failing_quit_after_the_message_was_accepted_is_a_success() -> None:
         controller.stop()
     assert len(handler.received) == 1
     assert _sent(registry, "success") == 1
+
+
+class _CountsSessions:
+    """An aiosmtpd handler that accepts every message and notes which SMTP session (client port) it came on;
+    ``fail_data`` answers the next DATA commands with a transient error instead."""
+
+    def __init__(self) -> None:
+        self.sessions: list[int] = []
+        self.fail_data = 0
+
+    async def handle_DATA(self, _server: SMTP, session: Session, _envelope: Envelope) -> str:
+        if self.fail_data:
+            self.fail_data -= 1
+            return "451 try again later"
+        self.sessions.append(session.peer[1])
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def counting_server() -> Iterator[tuple[_CountsSessions, int]]:
+    handler = _CountsSessions()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+def test_emails_share_one_smtp_session(counting_server: tuple[_CountsSessions, int]) -> None:
+    handler, port = counting_server
+    mailer, registry = _mailer(SmtpTransport("127.0.0.1", port, timeout=5))
+    for _ in range(3):
+        mailer.send(EMAIL)
+    assert len(handler.sessions) == 3
+    assert len(set(handler.sessions)) == 1
+    assert _sent(registry, "success") == 3
+
+
+def test_a_kept_session_the_server_closed_is_replaced_and_the_email_arrives_once(
+    smtp_server: Callable[..., MailCatcher],
+) -> None:
+    catcher = smtp_server()
+    mailer, registry = _mailer(SmtpTransport(catcher.host, catcher.port, timeout=5))
+    mailer.send(EMAIL)
+    catcher.stop()  # drops the kept session
+    catcher.start()
+    mailer.send(EMAIL)
+    assert len(catcher.wait_for(2)) == 2
+    assert _sent(registry, "success") == 2
+
+
+def test_a_refused_message_is_a_mail_error_and_its_session_is_not_reused(
+    counting_server: tuple[_CountsSessions, int],
+) -> None:
+    handler, port = counting_server
+    mailer, registry = _mailer(SmtpTransport("127.0.0.1", port, timeout=5))
+    mailer.send(EMAIL)
+    handler.fail_data = 1
+    with pytest.raises(MailError, match="451"):
+        mailer.send(EMAIL)
+    mailer.send(EMAIL)  # the retry
+    assert len(handler.sessions) == 2
+    assert len(set(handler.sessions)) == 2
+    assert (_sent(registry, "success"), _sent(registry, "failure")) == (2, 1)
+
+
+def test_a_session_idle_too_long_is_closed_not_reused(counting_server: tuple[_CountsSessions, int]) -> None:
+    handler, port = counting_server
+    now = [0.0]
+    connections = SmtpConnections(idle_seconds=30, clock=lambda: now[0])
+    mailer, _ = _mailer(SmtpTransport("127.0.0.1", port, timeout=5, connections=connections))
+    mailer.send(EMAIL)
+    now[0] = 20.0
+    mailer.send(EMAIL)
+    assert len(connections) == 1
+    now[0] = 51.0
+    connections.close_expired()
+    assert len(connections) == 0
+    mailer.send(EMAIL)
+    assert len(handler.sessions) == 3
+    assert len(set(handler.sessions)) == 2
+    connections.close_all()

@@ -18,7 +18,11 @@ from whooper_common.events import (
     ALERT_RESOLVED,
     EventError,
     alert_event,
+    alert_event_attributes,
+    alert_event_data,
     alert_event_id,
+    binary_headers,
+    binary_request,
     from_request,
     parse_overrides,
     source,
@@ -98,3 +102,26 @@ def test_from_request_reads_binary_and_structured_events() -> None:
 def test_from_request_refuses_what_is_not_an_event() -> None:
     with pytest.raises(EventError, match="not a valid CloudEvent"):
         _parse({"Content-Type": "application/json"}, b'{"hello": "world"}')
+
+
+def test_binary_request_built_directly_matches_the_sdk() -> None:
+    notification = _notification()
+    for alert in notification.alerts:
+        attributes = alert_event_attributes(alert, "alert_webhook")
+        data = alert_event_data(alert, notification)
+        headers, body = binary_request(attributes, data, {"cluster": "prod"})
+        expected_headers, expected_body = to_binary_request(
+            alert_event(alert, notification, "alert_webhook"), {"cluster": "prod"}
+        )
+        assert headers == expected_headers
+        assert json.loads(body) == json.loads(expected_body)
+        parsed = _parse(headers, body)
+        assert (parsed["id"], parsed["subject"], parsed.data) == (attributes["id"], alert.name, data)
+
+
+def test_header_values_that_cannot_be_sent_as_they_are_are_percent_encoded() -> None:
+    headers = binary_headers(
+        {"type": ALERT_FIRING, "subject": 'Disk "full" 100%', "id": "1"}, {"team": "Bühne\r\nX: 1"}
+    )
+    assert headers["ce-subject"] == 'Disk "full" 100%'  # printable ASCII: as the SDK sends it
+    assert headers["ce-team"] == "B%C3%BChne%0D%0AX:%201"  # per the HTTP binding
