@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import jinja2
 
 from whooper_common.alertmanager import Alert, Notification, format_time
+from whooper_common.links import http_url
 from whooper_common.mailer import Email, one_line
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -58,15 +58,6 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-
-
-def http_url(value: str) -> str:
-    """The URL if it is http(s), else empty, so no ``javascript:`` link reaches a mail client."""
-    try:
-        scheme = urlsplit(value.strip()).scheme.lower()
-    except ValueError:
-        return ""
-    return value.strip() if scheme in ("http", "https") else ""
 
 
 def human_duration(seconds: float) -> str:

@@ -16,6 +16,7 @@ from incident_report.answer import Summary, plain_text
 from incident_report.context import Context
 from incident_report.redact import redact
 from whooper_common.alertmanager import Alert, format_time
+from whooper_common.links import http_url
 from whooper_common.mailer import Email, one_line
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -45,11 +46,6 @@ def make_environment() -> jinja2.Environment:
     )
 
 
-def safe_url(value: str) -> str:
-    """The URL if it is http(s), else "" (no javascript:, data: or mailto: in an email)."""
-    return value if value.startswith(("http://", "https://")) and not any(c.isspace() for c in value) else ""
-
-
 def links(alert: Alert, external_url: str) -> list[tuple[str, str]]:
     candidates = [
         ("Runbook", alert.annotations.get("runbook_url", "")),
@@ -57,7 +53,7 @@ def links(alert: Alert, external_url: str) -> list[tuple[str, str]]:
         ("Alertmanager", external_url),
         ("Dashboard", alert.annotations.get("dashboard_url", "")),
     ]
-    return [(label, url) for label, url in ((label, safe_url(url)) for label, url in candidates) if url]
+    return [(label, url) for label, url in ((label, http_url(url)) for label, url in candidates) if url]
 
 
 def _where(alert: Alert) -> str:
